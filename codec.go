@@ -1,0 +1,107 @@
+package fiberws
+
+import (
+	"reflect"
+	"unsafe"
+
+	"github.com/goccy/go-json"
+)
+
+// A decoder turns a frame payload into a handler body. It is chosen once,
+// when the route is built, from the body type: string and []byte take the
+// payload as it is (copied, so the handler may keep it), pointers to them
+// allocate, and every other type is JSON.
+type decoder[T any] func(data []byte, dst *T) error
+
+// An encoder turns a handler result into a frame. skip is true for a nil
+// pointer, which sends nothing. The returned data may alias v (strings) and
+// must not be modified or retained.
+type encoder[T any] func(v T) (mt MessageType, data []byte, skip bool, err error)
+
+func newDecoder[T any]() decoder[T] {
+	var zero T
+	switch any(&zero).(type) {
+	case *string:
+		return func(data []byte, dst *T) error {
+			*any(dst).(*string) = string(data)
+			return nil
+		}
+	case *[]byte:
+		return func(data []byte, dst *T) error {
+			*any(dst).(*[]byte) = append([]byte(nil), data...)
+			return nil
+		}
+	case **string:
+		return func(data []byte, dst *T) error {
+			s := string(data)
+			*any(dst).(**string) = &s
+			return nil
+		}
+	case **[]byte:
+		return func(data []byte, dst *T) error {
+			b := append([]byte(nil), data...)
+			*any(dst).(**[]byte) = &b
+			return nil
+		}
+	case *None:
+		return func([]byte, *T) error { return nil }
+	}
+	return func(data []byte, dst *T) error {
+		if err := json.Unmarshal(data, dst); err != nil {
+			return &DecodeError{Err: err}
+		}
+		return nil
+	}
+}
+
+func newEncoder[T any]() encoder[T] {
+	var zero T
+	switch any(zero).(type) {
+	case string:
+		return func(v T) (MessageType, []byte, bool, error) {
+			s := any(v).(string)
+			return Text, unsafe.Slice(unsafe.StringData(s), len(s)), false, nil
+		}
+	case []byte:
+		return func(v T) (MessageType, []byte, bool, error) {
+			return Binary, any(v).([]byte), false, nil
+		}
+	case *string:
+		return func(v T) (MessageType, []byte, bool, error) {
+			p := any(v).(*string)
+			if p == nil {
+				return 0, nil, true, nil
+			}
+			return Text, unsafe.Slice(unsafe.StringData(*p), len(*p)), false, nil
+		}
+	case *[]byte:
+		return func(v T) (MessageType, []byte, bool, error) {
+			p := any(v).(*[]byte)
+			if p == nil {
+				return 0, nil, true, nil
+			}
+			return Binary, *p, false, nil
+		}
+	case None:
+		return func(T) (MessageType, []byte, bool, error) { return 0, nil, true, nil }
+	}
+	jsonEncode := func(v T) (MessageType, []byte, bool, error) {
+		data, err := json.Marshal(v)
+		return Text, data, false, err
+	}
+	if reflect.TypeFor[T]().Kind() == reflect.Pointer {
+		// T is a pointer type, so its value is one machine word: reading it
+		// as unsafe.Pointer tells nil without reflection per message.
+		return func(v T) (MessageType, []byte, bool, error) {
+			if *(*unsafe.Pointer)(unsafe.Pointer(&v)) == nil {
+				return 0, nil, true, nil
+			}
+			return jsonEncode(v)
+		}
+	}
+	return jsonEncode
+}
+
+// None is the body type of a handler that takes no message and the result
+// type of one that sends nothing. A None result is never sent.
+type None struct{}

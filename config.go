@@ -1,0 +1,104 @@
+package fiberws
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Config holds the settings that apply to every route a Server mounts, and
+// the app-scope lifecycle components. Zero fields take the values of
+// ConfigDefault.
+type Config struct {
+	// ReadLimit is the largest message accepted, in bytes. A larger one
+	// closes the connection with 1009. Default 1 MiB.
+	ReadLimit int64
+	// WriteTimeout bounds every write (replies, Send, pings, close frames).
+	// A client that does not take a frame within it is dropped. Default 10s.
+	WriteTimeout time.Duration
+	// HandshakeTimeout bounds the upgrade handshake. Default 10s.
+	HandshakeTimeout time.Duration
+	// CloseTimeout is how long a closing connection waits for the peer's
+	// close frame before dropping TCP. Default 2s.
+	CloseTimeout time.Duration
+	// QueueSize is how many received messages may wait behind a slow
+	// handler. When the queue is full the connection stops reading until
+	// the handler catches up, so a flooding client cannot grow server
+	// memory. Default 16.
+	QueueSize int
+	// Origins lists the browser origins allowed to connect
+	// ("https://example.com"); "*" allows any. Empty means same-origin:
+	// a request whose Origin header names another host gets 403.
+	// Requests without an Origin header (non-browser clients) pass.
+	Origins []string
+	// ReadBufferSize and WriteBufferSize size the socket I/O buffers; they
+	// do not limit message size. Default 4096 each.
+	ReadBufferSize, WriteBufferSize int
+	// EnableCompression negotiates permessage-deflate when the client asks.
+	// Off by default.
+	EnableCompression bool
+	// ShutdownTimeout bounds the graceful shutdown that runs when the Fiber
+	// app a Server is registered on shuts down. Default 5s.
+	ShutdownTimeout time.Duration
+	// Logger receives handler errors, panics (with stacks) and hook
+	// failures. Default slog.Default().
+	Logger *slog.Logger
+
+	// Observers, Middleware, Guards, Interceptors and Catchers are the
+	// app-scope lifecycle components; they run before (catchers: after)
+	// those of controllers and routes.
+	Observers    []Observer
+	Middleware   []fiber.Handler
+	Guards       []Guard
+	Interceptors []Interceptor
+	Catchers     []Catcher
+}
+
+// ConfigDefault is the configuration used for every zero field of Config.
+var ConfigDefault = Config{
+	ReadLimit:        1 << 20,
+	WriteTimeout:     10 * time.Second,
+	HandshakeTimeout: 10 * time.Second,
+	CloseTimeout:     2 * time.Second,
+	QueueSize:        16,
+	ReadBufferSize:   4096,
+	WriteBufferSize:  4096,
+	ShutdownTimeout:  5 * time.Second,
+}
+
+func configDefault(config ...Config) Config {
+	var cfg Config
+	if len(config) > 0 {
+		cfg = config[0]
+	}
+	d := ConfigDefault
+	if cfg.ReadLimit <= 0 {
+		cfg.ReadLimit = d.ReadLimit
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = d.WriteTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = d.CloseTimeout
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = d.QueueSize
+	}
+	if cfg.ReadBufferSize <= 0 {
+		cfg.ReadBufferSize = d.ReadBufferSize
+	}
+	if cfg.WriteBufferSize <= 0 {
+		cfg.WriteBufferSize = d.WriteBufferSize
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = d.Logger
+	}
+	return cfg
+}

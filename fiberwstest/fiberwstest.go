@@ -1,0 +1,285 @@
+// Package fiberwstest serves a Fiber app on a loopback port and talks to
+// its WebSocket routes with a real client, with every wait bounded, for
+// tests of fiberws applications (and of fiberws itself).
+//
+//	func TestEcho(t *testing.T) {
+//		app := fiber.New()
+//		if err := fiberws.Register(app, Chat{}); err != nil {
+//			t.Fatal(err)
+//		}
+//		srv := fiberwstest.Serve(t, app)
+//		c := srv.Dial(t, "/chat/messages")
+//		c.SendText("hi")
+//		if got := c.ReadText(); got != "Echo: hi" {
+//			t.Fatalf("got %q", got)
+//		}
+//	}
+package fiberwstest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/goccy/go-json"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Timeout bounds every wait of this package: dialing, reading, closing.
+var Timeout = 5 * time.Second
+
+// Server is a Fiber app listening on a loopback port.
+type Server struct {
+	// Addr is host:port of the listener.
+	Addr string
+	app  *fiber.App
+}
+
+// Serve starts app on 127.0.0.1 on a free port and shuts it down (bounded
+// by Timeout) when the test ends.
+func Serve(t testing.TB, app *fiber.App) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("fiberwstest: listen: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = app.Listener(ln)
+	}()
+	t.Cleanup(func() {
+		if err := app.ShutdownWithTimeout(Timeout); err != nil {
+			t.Errorf("fiberwstest: shutdown: %v", err)
+		}
+		select {
+		case <-done:
+		case <-time.After(Timeout):
+			t.Errorf("fiberwstest: server did not stop within %v", Timeout)
+		}
+	})
+	return &Server{Addr: ln.Addr().String(), app: app}
+}
+
+// URL is the ws:// URL of path on the server.
+func (s *Server) URL(path string) string { return "ws://" + s.Addr + path }
+
+// HTTPURL is the http:// URL of path on the server.
+func (s *Server) HTTPURL(path string) string { return "http://" + s.Addr + path }
+
+// Dial connects to path and fails the test if the upgrade fails. The
+// connection is closed when the test ends.
+func (s *Server) Dial(t testing.TB, path string, header ...http.Header) *Client {
+	t.Helper()
+	c, resp, err := s.TryDial(path, header...)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("fiberwstest: dial %s: %v (HTTP status %d)", path, err, status)
+	}
+	c.t = t
+	t.Cleanup(func() { _ = c.conn.Close() })
+	return c
+}
+
+// TryDial connects to path and returns the handshake response, for tests
+// that expect the upgrade to fail (resp.StatusCode is then the HTTP status).
+// The caller closes a returned Client.
+func (s *Server) TryDial(path string, header ...http.Header) (*Client, *http.Response, error) {
+	d := websocket.Dialer{HandshakeTimeout: Timeout}
+	var h http.Header
+	if len(header) > 0 {
+		h = header[0]
+	}
+	conn, resp, err := d.Dial(s.URL(path), h)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		return nil, resp, err
+	}
+	c := &Client{conn: conn}
+	conn.SetPingHandler(func(data string) error {
+		c.pings.Add(1)
+		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(Timeout))
+	})
+	return c, resp, nil
+}
+
+// Client is a real WebSocket client connection. Its helpers fail the test
+// on error; the Read… and Expect… ones wait at most Timeout.
+type Client struct {
+	t     testing.TB
+	conn  *websocket.Conn
+	pings atomic.Int64
+}
+
+// Conn is the underlying fasthttp/websocket client connection, for what the
+// helpers do not cover (raw frames, control messages, custom deadlines).
+func (c *Client) Conn() *websocket.Conn { return c.conn }
+
+// Pings is how many pings the client has received (and answered) so far.
+// Pings are only seen while the client reads.
+func (c *Client) Pings() int { return int(c.pings.Load()) }
+
+// SendText sends a text frame.
+func (c *Client) SendText(s string) { c.send(websocket.TextMessage, []byte(s)) }
+
+// SendBinary sends a binary frame.
+func (c *Client) SendBinary(b []byte) { c.send(websocket.BinaryMessage, b) }
+
+// SendJSON sends v as a JSON text frame.
+func (c *Client) SendJSON(v any) {
+	c.t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		c.t.Fatalf("fiberwstest: marshal: %v", err)
+	}
+	c.send(websocket.TextMessage, data)
+}
+
+func (c *Client) send(mt int, data []byte) {
+	c.t.Helper()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(Timeout))
+	if err := c.conn.WriteMessage(mt, data); err != nil {
+		c.t.Fatalf("fiberwstest: write: %v", err)
+	}
+}
+
+// Read waits for the next data message. It returns the error (a
+// *websocket.CloseError when the server closed) instead of failing.
+func (c *Client) Read() (messageType int, data []byte, err error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(Timeout))
+	return c.conn.ReadMessage()
+}
+
+// ReadText waits for the next message, fails the test unless it is a text
+// frame, and returns it.
+func (c *Client) ReadText() string {
+	c.t.Helper()
+	mt, data, err := c.Read()
+	if err != nil {
+		c.t.Fatalf("fiberwstest: read: %v", err)
+	}
+	if mt != websocket.TextMessage {
+		c.t.Fatalf("fiberwstest: got a binary frame %q, want text", data)
+	}
+	return string(data)
+}
+
+// ReadBinary waits for the next message, fails the test unless it is a
+// binary frame, and returns it.
+func (c *Client) ReadBinary() []byte {
+	c.t.Helper()
+	mt, data, err := c.Read()
+	if err != nil {
+		c.t.Fatalf("fiberwstest: read: %v", err)
+	}
+	if mt != websocket.BinaryMessage {
+		c.t.Fatalf("fiberwstest: got a text frame %q, want binary", data)
+	}
+	return data
+}
+
+// ReadJSON waits for the next message and decodes it into v.
+func (c *Client) ReadJSON(v any) {
+	c.t.Helper()
+	data := c.ReadText()
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		c.t.Fatalf("fiberwstest: %q is not JSON for %T: %v", data, v, err)
+	}
+}
+
+// ExpectClose reads until the server closes the connection and returns
+// the close code and reason it sent. Data messages before the close frame
+// fail the test; use ReadUntilClose to skip them.
+func (c *Client) ExpectClose() (code int, reason string) {
+	c.t.Helper()
+	mt, data, err := c.Read()
+	if err == nil {
+		c.t.Fatalf("fiberwstest: got message %q (type %d), want close", data, mt)
+	}
+	return closeOf(c.t, err)
+}
+
+// ReadUntilClose returns the data messages received before the server's
+// close frame, with the close code and reason.
+func (c *Client) ReadUntilClose() (messages []string, code int, reason string) {
+	c.t.Helper()
+	for {
+		_, data, err := c.Read()
+		if err != nil {
+			code, reason = closeOf(c.t, err)
+			return messages, code, reason
+		}
+		messages = append(messages, string(data))
+	}
+}
+
+// ExpectSilence fails the test if a data message arrives within d. The
+// read timeout it relies on leaves the client unable to read again (a
+// fasthttp/websocket rule), so call it last, or only before Drop.
+func (c *Client) ExpectSilence(d time.Duration) {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	mt, data, err := c.conn.ReadMessage()
+	if err == nil {
+		c.t.Fatalf("fiberwstest: got message %q (type %d), want none within %v", data, mt, d)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		c.t.Fatalf("fiberwstest: want silence, connection ended: %v", err)
+	}
+}
+
+// Close sends a close frame with code and reason and waits (bounded) for
+// the server's answer, returning the code the server answered with.
+func (c *Client) Close(code int, reason string) int {
+	c.t.Helper()
+	msg := websocket.FormatCloseMessage(code, reason)
+	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(Timeout)); err != nil {
+		c.t.Fatalf("fiberwstest: send close: %v", err)
+	}
+	for {
+		_, _, err := c.Read()
+		if err != nil {
+			got, _ := closeOf(c.t, err)
+			_ = c.conn.Close()
+			return got
+		}
+	}
+}
+
+// Drop closes the TCP connection without a close handshake, like a client
+// that crashed or lost its network.
+func (c *Client) Drop() { _ = c.conn.NetConn().Close() }
+
+func closeOf(t testing.TB, err error) (int, string) {
+	t.Helper()
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code, ce.Text
+	}
+	t.Fatalf("fiberwstest: want a close frame, got %v", err)
+	return 0, ""
+}
+
+// Eventually polls cond every few milliseconds until it holds, failing the
+// test after Timeout with the message.
+func Eventually(t testing.TB, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("fiberwstest: timed out after %v: %s", Timeout, fmt.Sprintf(format, args...))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

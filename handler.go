@@ -1,0 +1,115 @@
+package fiberws
+
+import (
+	"context"
+	"iter"
+)
+
+// The typed message handlers, one per route shape. Each is made once per
+// connection by Route.bind and called by the message loop; generics keep
+// the body and result types concrete, so nothing here reflects.
+
+type twoWay[In, Out any] struct {
+	c   *Conn[Out]
+	h   func(context.Context, *Conn[Out], In) (Out, error)
+	dec decoder[In]
+}
+
+func (t *twoWay[In, Out]) handle(ctx context.Context, m *Message) error {
+	var in In
+	if !m.Connect {
+		if err := t.dec(m.Data, &in); err != nil {
+			return err
+		}
+	}
+	out, err := t.h(ctx, t.c, in)
+	if err != nil {
+		return err
+	}
+	return ignoreClosed(t.c.send(out))
+}
+
+type twoWayStream[In, Out any] struct {
+	c   *Conn[Out]
+	h   func(context.Context, *Conn[Out], In) (iter.Seq[Out], error)
+	dec decoder[In]
+}
+
+func (t *twoWayStream[In, Out]) handle(ctx context.Context, m *Message) error {
+	var in In
+	if !m.Connect {
+		if err := t.dec(m.Data, &in); err != nil {
+			return err
+		}
+	}
+	seq, err := t.h(ctx, t.c, in)
+	if err != nil || seq == nil {
+		return err
+	}
+	return sendAll(t.c, seq)
+}
+
+type receiveOnly[In any] struct {
+	s   *Session
+	h   func(context.Context, *Session, In) error
+	dec decoder[In]
+}
+
+func (r *receiveOnly[In]) handle(ctx context.Context, m *Message) error {
+	var in In
+	if !m.Connect {
+		if err := r.dec(m.Data, &in); err != nil {
+			return err
+		}
+	}
+	return r.h(ctx, r.s, in)
+}
+
+type sendOnly[Out any] struct {
+	c *Conn[Out]
+	h func(context.Context, *Conn[Out]) (Out, error)
+}
+
+func (s *sendOnly[Out]) handle(ctx context.Context, _ *Message) error {
+	out, err := s.h(ctx, s.c)
+	if err != nil {
+		return err
+	}
+	return ignoreClosed(s.c.send(out))
+}
+
+type sendOnlyStream[Out any] struct {
+	c *Conn[Out]
+	h func(context.Context, *Conn[Out]) (iter.Seq[Out], error)
+}
+
+func (s *sendOnlyStream[Out]) handle(ctx context.Context, _ *Message) error {
+	seq, err := s.h(ctx, s.c)
+	if err != nil || seq == nil {
+		return err
+	}
+	return sendAll(s.c, seq)
+}
+
+// sendAll sends each element of seq in order and stops iterating as soon as
+// the connection closes or a send fails.
+func sendAll[Out any](c *Conn[Out], seq iter.Seq[Out]) error {
+	var err error
+	seq(func(v Out) bool {
+		if c.state.Load() != stateOpen {
+			return false
+		}
+		err = c.send(v)
+		return err == nil
+	})
+	return ignoreClosed(err)
+}
+
+// ignoreClosed drops ErrClosed: a handler that closed the connection (or
+// whose client left) and then returned a result did nothing wrong.
+func ignoreClosed(err error) error {
+	if err == ErrClosed {
+		return nil
+	}
+	return err
+}

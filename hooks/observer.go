@@ -1,0 +1,100 @@
+package hooks
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Observer watches connections without taking part in them: it is told when
+// an upgrade is requested and handed a Summary when the connection (or the
+// rejected request) ends.
+//
+// OnRequest runs on the request goroutine before any middleware, so keep it
+// quick; OnSummary runs on the connection's goroutine after its cleanups.
+// A panic in either is recovered and logged; it affects nothing else.
+type Observer interface {
+	OnRequest(r Request)
+	OnSummary(s Summary)
+}
+
+// ClosedBy tells which side ended a connection.
+type ClosedBy string
+
+const (
+	// ByServer: the handler, a catcher or a limit closed the connection.
+	ByServer ClosedBy = "server"
+	// ByClient: the client sent a close frame or dropped the connection.
+	ByClient ClosedBy = "client"
+	// ByTimeout: the client did not answer pings or a deadline passed.
+	ByTimeout ClosedBy = "timeout"
+	// ByShutdown: the server shut down.
+	ByShutdown ClosedBy = "shutdown"
+	// Rejected: the request never became a connection (guard, middleware or
+	// origin check answered it with an HTTP response).
+	Rejected ClosedBy = "rejected"
+)
+
+// Summary is the account of one connection (or rejected upgrade request).
+type Summary struct {
+	// Route is the route pattern; Path the request path; Params its parameters.
+	Route, Path string
+	Params      map[string]string
+	// IP is the client's address.
+	IP string
+	// Start is when the request arrived; Duration how long it lived.
+	Start    time.Time
+	Duration time.Duration
+	// Status is the HTTP status of a rejected request (0 once upgraded).
+	Status int
+	// CloseCode is the WebSocket close code (1006 when the TCP connection
+	// dropped without a close frame); CloseReason its reason.
+	CloseCode   int
+	CloseReason string
+	// ClosedBy tells which side ended it.
+	ClosedBy ClosedBy
+	// MessagesIn/Out count data messages; BytesIn/Out their payload bytes.
+	MessagesIn, MessagesOut int64
+	BytesIn, BytesOut       int64
+	// Err is the error that closed the connection, if any (never shown to
+	// the client).
+	Err error
+}
+
+// SlogObserver logs one line per connection summary at Info level (Warn when
+// the connection ended with an error). A nil logger means slog.Default().
+func SlogObserver(logger *slog.Logger) Observer {
+	return slogObserver{logger: logger}
+}
+
+type slogObserver struct{ logger *slog.Logger }
+
+func (o slogObserver) OnRequest(Request) {}
+
+func (o slogObserver) OnSummary(s Summary) {
+	logger := o.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	level := slog.LevelInfo
+	attrs := []slog.Attr{
+		slog.String("route", s.Route),
+		slog.String("path", s.Path),
+		slog.String("ip", s.IP),
+		slog.Duration("duration", s.Duration),
+		slog.String("closed_by", string(s.ClosedBy)),
+	}
+	if s.Status != 0 {
+		attrs = append(attrs, slog.Int("status", s.Status))
+	} else {
+		attrs = append(attrs,
+			slog.Int("close_code", s.CloseCode),
+			slog.Int64("msgs_in", s.MessagesIn), slog.Int64("msgs_out", s.MessagesOut),
+			slog.Int64("bytes_in", s.BytesIn), slog.Int64("bytes_out", s.BytesOut))
+	}
+	if s.Err != nil {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("error", s.Err.Error()))
+	}
+	logger.LogAttrs(context.Background(), level, "websocket closed", attrs...)
+}

@@ -1,0 +1,32 @@
+package origin
+
+import "github.com/gofiber/fiber/v2"
+
+// Config configures the origin check.
+type Config struct {
+	// Next skips the check for requests it returns true for.
+	// Optional. Default: nil
+	Next func(c *fiber.Ctx) bool
+	// AllowOrigins lists the allowed origins, as browsers send them
+	// ("https://example.com", "http://localhost:3000"); "*" allows any.
+	// Empty means same-origin: the Origin header's host must equal the
+	// request's Host.
+	// Optional. Default: nil (same-origin)
+	AllowOrigins []string
+	// AllowMissing lets requests without an Origin header through. Browsers
+	// always send Origin on WebSocket upgrades; other clients usually
+	// don't, and cross-site hijacking needs a browser.
+	// Optional. Default: true
+	AllowMissing *bool
+}
+
+// ConfigDefault is the default configuration: same-origin, requests
+// without an Origin header allowed.
+var ConfigDefault = Config{}
+
+func configDefault(config ...Config) Config {
+	if len(config) == 0 {
+		return ConfigDefault
+	}
+	return config[0]
+}

@@ -1,0 +1,229 @@
+package fiberws
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/middleware/origin"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+)
+
+// mountedRoute is a Route placed on a Server under a controller: its full
+// lifecycle chains, resolved once at registration in scope order.
+type mountedRoute struct {
+	srv       *Server
+	route     Route
+	prefix    string
+	readLimit int64
+	keepalive *keepalive
+
+	observers  []Observer
+	middleware []fiber.Handler
+	guards     []Guard
+	pre, post  []Interceptor // pre: app, controller, route; post: reversed
+	catchers   []Catcher     // route, controller, app
+	origin     fiber.Handler
+}
+
+func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute {
+	cfg := srv.cfg
+	mr := &mountedRoute{srv: srv, route: r, prefix: prefix, readLimit: cfg.ReadLimit}
+	if r.readLimit > 0 {
+		mr.readLimit = r.readLimit
+	}
+	if r.ping > 0 {
+		mr.keepalive = newKeepalive(r.ping, r.PingTimeout())
+	}
+
+	mr.observers = append(slices.Clone(cfg.Observers), scope[ControllerObservers](ctrl, ControllerObservers.Observers)...)
+	mr.middleware = concat(cfg.Middleware, scope[ControllerMiddleware](ctrl, ControllerMiddleware.Middleware), r.middleware)
+	mr.guards = concat(cfg.Guards, scope[ControllerGuards](ctrl, ControllerGuards.Guards), r.guards)
+	mr.pre = concat(cfg.Interceptors, scope[ControllerInterceptors](ctrl, ControllerInterceptors.Interceptors), r.interceptors)
+	mr.post = slices.Clone(mr.pre)
+	slices.Reverse(mr.post)
+	mr.catchers = concat(r.catchers, scope[ControllerCatchers](ctrl, ControllerCatchers.Catchers), cfg.Catchers)
+	mr.origin = origin.New(origin.Config{AllowOrigins: cfg.Origins})
+	return mr
+}
+
+// scope returns the controller's components of one kind, if it has any.
+func scope[I any, T any](ctrl Controller, get func(I) []T) []T {
+	if c, ok := ctrl.(I); ok {
+		return get(c)
+	}
+	return nil
+}
+
+func concat[T any](lists ...[]T) []T {
+	var out []T
+	for _, l := range lists {
+		for _, v := range l {
+			if any(v) != nil {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// handlers is the Fiber chain of the route, in lifecycle order: observers
+// (entry), middleware, guards, origin check, upgrade.
+func (mr *mountedRoute) handlers() []fiber.Handler {
+	hs := []fiber.Handler{mr.entry}
+	hs = append(hs, mr.middleware...)
+	if len(mr.guards) > 0 {
+		hs = append(hs, mr.guard)
+	}
+	return append(hs, mr.origin, mr.upgrade)
+}
+
+const localRequest = "fiberws.request"
+
+// entry starts the lifecycle: it tells the observers of the request and,
+// if the request ends without an upgrade, gives them its summary.
+func (mr *mountedRoute) entry(c *fiber.Ctx) error {
+	start := time.Now()
+	c.Locals(localRequest, start)
+	if len(mr.observers) > 0 {
+		mr.observeRequest(c)
+	}
+	err := c.Next()
+	if c.Response().StatusCode() == fiber.StatusSwitchingProtocols || len(mr.observers) == 0 {
+		return err
+	}
+	status := c.Response().StatusCode()
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status = fe.Code
+	} else if err != nil {
+		status = fiber.StatusInternalServerError
+	}
+	mr.observeSummary(hooks.Summary{
+		Route: c.Route().Path, Path: c.Path(), Params: paramMap(c), IP: c.IP(),
+		Start: start, Duration: time.Since(start), Status: status,
+		ClosedBy: hooks.Rejected, Err: err,
+	})
+	return err
+}
+
+func (mr *mountedRoute) observeRequest(c *fiber.Ctx) {
+	req := hooks.Request{Route: c.Route().Path, Path: c.Path(), Params: paramMap(c), IP: c.IP(), Header: http.Header{}}
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		req.Header.Add(string(k), string(v))
+	})
+	for _, o := range mr.observers {
+		mr.callObserver(func() { o.OnRequest(req) })
+	}
+}
+
+func (mr *mountedRoute) observeSummary(s hooks.Summary) {
+	for _, o := range mr.observers {
+		mr.callObserver(func() { o.OnSummary(s) })
+	}
+}
+
+func (mr *mountedRoute) callObserver(f func()) {
+	var err error
+	func() {
+		defer recoverAs(&err)
+		f()
+	}()
+	if err != nil {
+		mr.srv.logger().Error("fiberws: observer panicked", "route", mr.prefix+mr.route.path, "error", err)
+	}
+}
+
+// guard runs the guards in scope order; the first rejection answers the
+// request: a *fiber.Error with its status and message, anything else 403.
+func (mr *mountedRoute) guard(c *fiber.Ctx) error {
+	for _, g := range mr.guards {
+		err := callGuard(g, c)
+		if err == nil {
+			continue
+		}
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			return fe
+		}
+		mr.srv.logger().Info("fiberws: guard rejected request", "route", c.Route().Path, "error", err)
+		return fiber.ErrForbidden
+	}
+	return c.Next()
+}
+
+func callGuard(g Guard, c *fiber.Ctx) (err error) {
+	defer recoverAs(&err)
+	return g.Allow(c)
+}
+
+// upgrade switches the request to the WebSocket protocol and hands the
+// connection to serve on the goroutine fasthttp hijacks it to.
+func (mr *mountedRoute) upgrade(c *fiber.Ctx) error {
+	if !websocket.FastHTTPIsWebSocketUpgrade(c.Context()) {
+		c.Set(fiber.HeaderUpgrade, "websocket")
+		c.Set(fiber.HeaderConnection, "Upgrade")
+		return fiber.ErrUpgradeRequired
+	}
+	if mr.srv.shuttingDown() {
+		return fiber.ErrServiceUnavailable
+	}
+	req := captureRequest(c)
+	if err := mr.srv.upgrader.Upgrade(c.Context(), func(ws *websocket.Conn) {
+		mr.serve(ws, req)
+	}); err != nil {
+		// The upgrader has written the handshake error response.
+		return nil
+	}
+	return nil
+}
+
+// captureRequest copies what a connection may read of its upgrade request:
+// fasthttp recycles the request once the handler returns.
+func captureRequest(c *fiber.Ctx) *requestData {
+	req := &requestData{
+		pattern:  utils.CopyString(c.Route().Path),
+		path:     utils.CopyString(c.Path()),
+		ip:       utils.CopyString(c.IP()),
+		rawQuery: string(c.Context().QueryArgs().QueryString()),
+	}
+	req.start, _ = c.Locals(localRequest).(time.Time)
+	for _, name := range c.Route().Params {
+		req.params = append(req.params, utils.CopyString(name), utils.CopyString(c.Params(name)))
+	}
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		req.headers = append(req.headers, string(k), string(v))
+	})
+	c.Request().Header.VisitAllCookie(func(k, v []byte) {
+		if req.cookies == nil {
+			req.cookies = map[string]string{}
+		}
+		req.cookies[string(k)] = string(v)
+	})
+	c.Context().VisitUserValues(func(k []byte, v any) {
+		if string(k) == localRequest {
+			return
+		}
+		if req.locals == nil {
+			req.locals = map[string]any{}
+		}
+		req.locals[string(k)] = v
+	})
+	return req
+}
+
+func paramMap(c *fiber.Ctx) map[string]string {
+	names := c.Route().Params
+	if len(names) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n] = c.Params(n)
+	}
+	return m
+}

@@ -1,0 +1,232 @@
+package fiberws
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws/hooks"
+)
+
+// Session is one live WebSocket connection, minus sending: the upgrade
+// request's data, the connection's context, Close and Cleanup. Receive-only
+// handlers get a *Session; the others get a *Conn[T], which embeds one and
+// adds a typed Send.
+//
+// All methods are safe for concurrent use and keep working (reading the
+// request data, returning ErrClosed from Close) after the connection ended.
+type Session struct {
+	id     uint64
+	route  *mountedRoute
+	req    *requestData
+	ws     *websocket.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	writeMu sync.Mutex
+	state   atomic.Int32
+
+	closeMu     sync.Mutex
+	closeCode   int
+	closeReason string
+	closedBy    hooks.ClosedBy
+	closeErr    error
+
+	cleanupMu sync.Mutex
+	cleanups  []func()
+
+	inbox      chan inbound
+	readerDone chan struct{}
+	workerDone chan struct{}
+
+	msgsIn, msgsOut, bytesIn, bytesOut atomic.Int64
+
+	// keep-alive bookkeeping, read by the route's ping scheduler:
+	// lastPing is when the last ping went out, unanswered when the oldest
+	// ping still waiting for a pong did (0: none waiting), both UnixNano.
+	lastPing, unanswered atomic.Int64
+}
+
+const (
+	stateOpen int32 = iota
+	stateClosing
+)
+
+var sessionIDs atomic.Uint64
+
+// ID is unique among the connections of this process.
+func (s *Session) ID() uint64 { return s.id }
+
+// Route is the route pattern the connection matched, e.g. "/chat/:room".
+func (s *Session) Route() string { return s.req.pattern }
+
+// Path is the path of the upgrade request, e.g. "/chat/general".
+func (s *Session) Path() string { return s.req.path }
+
+// Context is cancelled as soon as the connection starts closing (either
+// side), so handlers and the goroutines they start can stop their work.
+func (s *Session) Context() context.Context { return s.ctx }
+
+// Params returns a route parameter of the upgrade request, or defaultValue
+// (or "") when there is none.
+func (s *Session) Params(key string, defaultValue ...string) string {
+	for i := 0; i+1 < len(s.req.params); i += 2 {
+		if s.req.params[i] == key {
+			return s.req.params[i+1]
+		}
+	}
+	return first(defaultValue)
+}
+
+// Query returns a query parameter of the upgrade request, or defaultValue.
+func (s *Session) Query(key string, defaultValue ...string) string {
+	if v, ok := s.req.queryValues()[key]; ok && len(v) > 0 {
+		return v[0]
+	}
+	return first(defaultValue)
+}
+
+// Header returns a header of the upgrade request (case-insensitive), or
+// defaultValue.
+func (s *Session) Header(key string, defaultValue ...string) string {
+	for i := 0; i+1 < len(s.req.headers); i += 2 {
+		if strings.EqualFold(s.req.headers[i], key) {
+			return s.req.headers[i+1]
+		}
+	}
+	return first(defaultValue)
+}
+
+// Cookie returns a cookie of the upgrade request, or defaultValue.
+func (s *Session) Cookie(key string, defaultValue ...string) string {
+	if v, ok := s.req.cookies[key]; ok {
+		return v
+	}
+	return first(defaultValue)
+}
+
+// Locals returns a value that middleware stored with c.Locals(key, value)
+// on the upgrade request (string keys only).
+func (s *Session) Locals(key string) any { return s.req.locals[key] }
+
+// IP is the client's address as Fiber reports it (c.IP()).
+func (s *Session) IP() string { return s.req.ip }
+
+// Close starts the close handshake with code and reason, from the handler
+// or any goroutine: it sends the close frame, cancels the context and
+// returns; the peer then has Config.CloseTimeout to answer before TCP is
+// dropped, after which the cleanups run. It is revali's CloseWebSocket.
+//
+// code must satisfy ValidCloseCode, or Close returns ErrInvalidCloseCode and
+// changes nothing. reason is cut to MaxCloseReason bytes at a UTF-8
+// boundary. The first close wins: later calls return ErrClosed.
+func (s *Session) Close(code int, reason string) error {
+	return s.closeWith(code, reason, hooks.ByServer, nil)
+}
+
+// Cleanup registers f to run once after the connection is closed: after the
+// socket is gone and the handler has returned, before observers get the
+// summary. Cleanups run last registered first; a panicking one is logged
+// and the rest still run. Registering on a closed connection runs f at
+// once. It is revali's CleanUp.
+func (s *Session) Cleanup(f func()) {
+	if f == nil {
+		return
+	}
+	s.cleanupMu.Lock()
+	if s.cleanups != nil {
+		s.cleanups = append(s.cleanups, f)
+		s.cleanupMu.Unlock()
+		return
+	}
+	s.cleanupMu.Unlock()
+	// The cleanups already ran (the list is set to nil then).
+	s.runCleanup(f)
+}
+
+// Conn is a connection that sends messages of type T: the handler's result
+// type, checked by the compiler. It is the Go form of revali's
+// AsyncWebSocketSender<T>, and embeds *Session for everything but sending.
+type Conn[T any] struct {
+	*Session
+	enc encoder[T]
+}
+
+// Send encodes v like a handler result (string: text frame, []byte: binary
+// frame, nil pointer: nothing, anything else: JSON text) and writes it after
+// the post-interceptors. It may be called from any goroutine while the
+// connection lives; writes are serialized. It returns ErrClosed once the
+// connection is closing, and never blocks longer than Config.WriteTimeout:
+// a client that does not take the frame in time is dropped.
+func (c *Conn[T]) Send(v T) error {
+	err := c.send(v)
+	if err != nil && err != ErrClosed && !isEncodeError(err) {
+		c.fail(err)
+	}
+	return err
+}
+
+// send is Send without handing interceptor errors to the catchers: the
+// reply path returns them to the message loop, which does.
+func (c *Conn[T]) send(v T) error {
+	mt, data, skip, err := c.enc(v)
+	if err != nil {
+		return &encodeError{err}
+	}
+	if skip {
+		return nil
+	}
+	return c.emit(mt, data)
+}
+
+type encodeError struct{ err error }
+
+func (e *encodeError) Error() string { return "fiberws: encode result: " + e.err.Error() }
+func (e *encodeError) Unwrap() error { return e.err }
+
+func isEncodeError(err error) bool { _, ok := err.(*encodeError); return ok }
+
+func first(values []string) string {
+	if len(values) > 0 {
+		return values[0]
+	}
+	return ""
+}
+
+// requestData is the part of the upgrade request a connection keeps: copied
+// once at upgrade, because fasthttp reuses its request objects.
+type requestData struct {
+	pattern, path string
+	params        []string // key, value, key, value…
+	headers       []string
+	cookies       map[string]string
+	locals        map[string]any
+	ip            string
+	rawQuery      string
+	start         time.Time
+
+	queryOnce sync.Once
+	query     url.Values
+}
+
+func (r *requestData) queryValues() url.Values {
+	r.queryOnce.Do(func() {
+		r.query, _ = url.ParseQuery(r.rawQuery)
+	})
+	return r.query
+}
+
+func (r *requestData) paramMap() map[string]string {
+	if len(r.params) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(r.params)/2)
+	for i := 0; i+1 < len(r.params); i += 2 {
+		m[r.params[i]] = r.params[i+1]
+	}
+	return m
+}

@@ -1,0 +1,67 @@
+package fiberws
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"github.com/fiberws/fiberws/hooks"
+)
+
+// emit runs an outgoing message through the post-interceptors (route,
+// controller, app: reverse scope order) and writes it.
+func (s *Session) emit(mt MessageType, data []byte) error {
+	if s.state.Load() != stateOpen {
+		return ErrClosed
+	}
+	if post := s.route.post; len(post) > 0 {
+		// Interceptors may rewrite Data in place; data may alias a string.
+		m := Message{Type: mt, Data: append([]byte(nil), data...)}
+		for _, in := range post {
+			if err := s.callPost(in, &m); err != nil {
+				if errors.Is(err, hooks.ErrDrop) {
+					return nil
+				}
+				return err
+			}
+		}
+		mt, data = m.Type, m.Data
+	}
+	return s.write(mt, data)
+}
+
+func (s *Session) callPost(in Interceptor, m *Message) (err error) {
+	defer recoverAs(&err)
+	return in.Post(s.ctx, s, m)
+}
+
+// write sends one data frame. Writes of a connection are serialized here,
+// each bounded by the write timeout; a failed write means the client cannot
+// take data, so the connection is dropped.
+func (s *Session) write(mt MessageType, data []byte) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.state.Load() != stateOpen {
+		return ErrClosed
+	}
+	_ = s.ws.SetWriteDeadline(time.Now().Add(s.route.srv.cfg.WriteTimeout))
+	if err := s.ws.WriteMessage(int(mt), data); err != nil {
+		s.abort(err)
+		return ErrClosed
+	}
+	s.msgsOut.Add(1)
+	s.bytesOut.Add(int64(len(data)))
+	return nil
+}
+
+// abort ends a connection whose socket failed: no close frame can get
+// through, so TCP is dropped at once and the reader winds the session down.
+func (s *Session) abort(err error) {
+	by := hooks.ByClient
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		by = hooks.ByTimeout
+	}
+	s.markClosing(CloseAbnormalClosure, "", by, err)
+	_ = s.ws.NetConn().Close()
+}

@@ -239,7 +239,7 @@ func (s *Session) apply(out Outcome, cause error) {
 		return
 	}
 	if out.Reply != nil {
-		_ = s.write(out.Reply.Type, out.Reply.Data)
+		_ = s.write(out.Reply.Type, out.Reply.Data, nil)
 	}
 }
 

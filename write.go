@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
 )
 
@@ -27,7 +28,7 @@ func (s *Session) emit(mt MessageType, data []byte) error {
 		}
 		mt, data = m.Type, m.Data
 	}
-	return s.write(mt, data)
+	return s.write(mt, data, nil)
 }
 
 func (s *Session) callPost(in Interceptor, m *Message) (err error) {
@@ -35,17 +36,24 @@ func (s *Session) callPost(in Interceptor, m *Message) (err error) {
 	return in.Post(s.ctx, s, m)
 }
 
-// write sends one data frame. Writes of a connection are serialized here,
-// each bounded by the write timeout; a failed write means the client cannot
-// take data, so the connection is dropped.
-func (s *Session) write(mt MessageType, data []byte) error {
+// write sends one data frame: data as an mt frame, or pm when it is not
+// nil. Writes of a connection are serialized here, each bounded by the
+// write timeout; a failed write means the client cannot take data, so the
+// connection is dropped.
+func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessage) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if s.state.Load() != stateOpen {
 		return ErrClosed
 	}
 	_ = s.ws.SetWriteDeadline(time.Now().Add(s.route.srv.cfg.WriteTimeout))
-	if err := s.ws.WriteMessage(int(mt), data); err != nil {
+	var err error
+	if pm != nil {
+		err = s.ws.WritePreparedMessage(pm)
+	} else {
+		err = s.ws.WriteMessage(int(mt), data)
+	}
+	if err != nil {
 		s.abort(err)
 		return ErrClosed
 	}

@@ -1,0 +1,499 @@
+package fiberws_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
+	"github.com/gofiber/fiber/v2"
+)
+
+// trace records lifecycle stages in the order they happen.
+type lcTrace struct {
+	mu     sync.Mutex
+	stages []string
+}
+
+func (tr *lcTrace) add(stage string) {
+	tr.mu.Lock()
+	tr.stages = append(tr.stages, stage)
+	tr.mu.Unlock()
+}
+
+func (tr *lcTrace) get() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return slices.Clone(tr.stages)
+}
+
+type lcTraceObserver struct {
+	tr    *lcTrace
+	scope string
+	done  chan hooks.Summary
+}
+
+func (o lcTraceObserver) OnRequest(hooks.Request) { o.tr.add("observer:request:" + o.scope) }
+func (o lcTraceObserver) OnSummary(s hooks.Summary) {
+	o.tr.add("observer:summary:" + o.scope)
+	if o.done != nil {
+		o.done <- s
+	}
+}
+
+func lcTraceInterceptor(tr *lcTrace, scope string) hooks.Interceptor {
+	return lcInterceptorFuncs{
+		pre:  func(m *hooks.Message) error { tr.add("pre:" + scope); return nil },
+		post: func(m *hooks.Message) error { tr.add("post:" + scope); return nil },
+	}
+}
+
+type lcInterceptorFuncs struct {
+	pre, post func(m *hooks.Message) error
+}
+
+func (i lcInterceptorFuncs) Pre(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	if i.pre == nil {
+		return nil
+	}
+	return i.pre(m)
+}
+
+func (i lcInterceptorFuncs) Post(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	if i.post == nil {
+		return nil
+	}
+	return i.post(m)
+}
+
+func lcTraceMiddleware(tr *lcTrace, scope string) fiber.Handler {
+	return func(c *fiber.Ctx) error { tr.add("middleware:" + scope); return c.Next() }
+}
+
+func lcTraceGuard(tr *lcTrace, scope string) hooks.Guard {
+	return hooks.GuardFunc(func(*fiber.Ctx) error { tr.add("guard:" + scope); return nil })
+}
+
+// lcScopedCtrl is a controller with one component of every kind at
+// controller scope.
+type lcScopedCtrl struct {
+	tr     *lcTrace
+	obs    hooks.Observer
+	routes []fiberws.Route
+}
+
+func (c lcScopedCtrl) Prefix() string                { return "/scoped" }
+func (c lcScopedCtrl) Routes() []fiberws.Route       { return c.routes }
+func (c lcScopedCtrl) Observers() []fiberws.Observer { return []fiberws.Observer{c.obs} }
+func (c lcScopedCtrl) Middleware() []fiber.Handler {
+	return []fiber.Handler{lcTraceMiddleware(c.tr, "controller")}
+}
+func (c lcScopedCtrl) Guards() []fiberws.Guard {
+	return []fiberws.Guard{lcTraceGuard(c.tr, "controller")}
+}
+func (c lcScopedCtrl) Interceptors() []fiberws.Interceptor {
+	return []fiberws.Interceptor{lcTraceInterceptor(c.tr, "controller")}
+}
+func (c lcScopedCtrl) Catchers() []fiberws.Catcher { return nil }
+
+func TestLifecycleOrderAllScopes(t *testing.T) {
+	tr := &lcTrace{}
+	summaries := make(chan hooks.Summary, 2)
+	route := fiberws.WebSocket("/order", func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
+		tr.add("handler")
+		c.Cleanup(func() { tr.add("cleanup:1") })
+		c.Cleanup(func() { tr.add("cleanup:2") })
+		reply := "ok"
+		return &reply, nil
+	},
+		fiberws.OnConnect(),
+		fiberws.WithMiddleware(lcTraceMiddleware(tr, "route")),
+		fiberws.WithGuards(lcTraceGuard(tr, "route")),
+		fiberws.WithInterceptors(lcTraceInterceptor(tr, "route")),
+	)
+	srv := fiberws.New(fiberws.Config{
+		Observers:    []fiberws.Observer{lcTraceObserver{tr: tr, scope: "app", done: summaries}},
+		Middleware:   []fiber.Handler{lcTraceMiddleware(tr, "app")},
+		Guards:       []fiberws.Guard{lcTraceGuard(tr, "app")},
+		Interceptors: []fiberws.Interceptor{lcTraceInterceptor(tr, "app")},
+	})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	ctrl := lcScopedCtrl{tr: tr, obs: lcTraceObserver{tr: tr, scope: "controller", done: summaries}, routes: []fiberws.Route{route}}
+	if err := srv.Register(app, ctrl); err != nil {
+		t.Fatal(err)
+	}
+	ts := fiberwstest.Serve(t, app)
+
+	c := ts.Dial(t, "/scoped/order")
+	tr.add("client:connected")
+	if got := c.ReadText(); got != "ok" {
+		t.Fatalf("on-connect reply %q", got)
+	}
+	tr.add("client:message")
+	c.SendText("hello")
+	if got := c.ReadText(); got != "ok" {
+		t.Fatalf("message reply %q", got)
+	}
+	tr.add("client:close")
+	c.Close(fiberws.CloseNormalClosure, "")
+	for range 2 {
+		select {
+		case <-summaries:
+		case <-time.After(fiberwstest.Timeout):
+			t.Fatal("no observer summary")
+		}
+	}
+
+	messageRound := []string{"pre:app", "pre:controller", "pre:route", "handler", "post:route", "post:controller", "post:app"}
+	want := []string{
+		"observer:request:app", "observer:request:controller",
+		"middleware:app", "middleware:controller", "middleware:route",
+		"guard:app", "guard:controller", "guard:route",
+		"client:connected",
+	}
+	want = append(want, messageRound...) // on-connect trigger
+	want = append(want, "client:message")
+	want = append(want, messageRound...)
+	want = append(want, "client:close",
+		"cleanup:2", "cleanup:1", "cleanup:2", "cleanup:1", // two handler runs registered two pairs; LIFO
+		"observer:summary:app", "observer:summary:controller")
+	// The client may observe the upgrade before or after the on-connect
+	// stages start on the server; everything else is ordered.
+	got := tr.get()
+	if i := slices.Index(got, "client:connected"); i >= 0 {
+		got = slices.Delete(got, i, i+1)
+	}
+	wantNoClient := slices.DeleteFunc(slices.Clone(want), func(s string) bool { return s == "client:connected" })
+	if !slices.Equal(got, wantNoClient) {
+		t.Fatalf("lifecycle order\n got: %v\nwant: %v", got, wantNoClient)
+	}
+	if want[8] != "client:connected" {
+		t.Fatal("test table broken")
+	}
+}
+
+type lcGuardCtrl struct{ guard hooks.Guard }
+
+func (lcGuardCtrl) Prefix() string { return "/guarded" }
+func (c lcGuardCtrl) Routes() []fiberws.Route {
+	return []fiberws.Route{fiberws.WebSocket("/", lcEcho, fiberws.WithGuards(c.guard))}
+}
+
+func lcEcho(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+	return msg, nil
+}
+
+func TestGuardRejectionIsHTTPStatus(t *testing.T) {
+	cases := []struct {
+		name   string
+		err    error
+		status int
+	}{
+		{"plain error is 403", errors.New("secret reason"), http.StatusForbidden},
+		{"fiber error keeps its status", fiber.NewError(http.StatusUnauthorized, "token required"), http.StatusUnauthorized},
+		{"teapot", fiber.ErrTeapot, http.StatusTeapot},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var summary hooks.Summary
+			obs := &lcSummaryObserver{}
+			srv := fiberws.New(fiberws.Config{Observers: []fiberws.Observer{obs}})
+			app := fiber.New(fiber.Config{DisableStartupMessage: true})
+			guard := hooks.GuardFunc(func(*fiber.Ctx) error { return tc.err })
+			if err := srv.Register(app, lcGuardCtrl{guard: guard}); err != nil {
+				t.Fatal(err)
+			}
+			ts := fiberwstest.Serve(t, app)
+			c, resp, err := ts.TryDial("/guarded")
+			if err == nil {
+				c.Conn().Close()
+				t.Fatal("upgrade succeeded despite the guard")
+			}
+			if resp == nil || resp.StatusCode != tc.status {
+				t.Fatalf("handshake response %v, want status %d", resp, tc.status)
+			}
+			fiberwstest.Eventually(t, func() bool { s, ok := obs.last(); summary = s; return ok }, "observer summary for the rejected request")
+			if summary.Status != tc.status || summary.ClosedBy != hooks.Rejected {
+				t.Fatalf("summary %+v, want status %d rejected", summary, tc.status)
+			}
+		})
+	}
+}
+
+// The body of a rejection never carries the error text of a plain error.
+func TestGuardRejectionHidesErrorText(t *testing.T) {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	guard := hooks.GuardFunc(func(*fiber.Ctx) error { return errors.New("db password is hunter2") })
+	if err := fiberws.Register(app, lcGuardCtrl{guard: guard}); err != nil {
+		t.Fatal(err)
+	}
+	ts := fiberwstest.Serve(t, app)
+	req, _ := http.NewRequest(http.MethodGet, ts.HTTPURL("/guarded"), nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	client := &http.Client{Timeout: fiberwstest.Timeout}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := make([]byte, 512)
+	n, _ := resp.Body.Read(body)
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body[:n]), "hunter2") {
+		t.Fatalf("status %d body %q", resp.StatusCode, body[:n])
+	}
+}
+
+type lcSummaryObserver struct {
+	mu sync.Mutex
+	s  []hooks.Summary
+}
+
+func (o *lcSummaryObserver) OnRequest(hooks.Request) {}
+func (o *lcSummaryObserver) OnSummary(s hooks.Summary) {
+	o.mu.Lock()
+	o.s = append(o.s, s)
+	o.mu.Unlock()
+}
+func (o *lcSummaryObserver) last() (hooks.Summary, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.s) == 0 {
+		return hooks.Summary{}, false
+	}
+	return o.s[len(o.s)-1], true
+}
+
+type lcRoutes []fiberws.Route
+
+func (lcRoutes) Prefix() string            { return "" }
+func (r lcRoutes) Routes() []fiberws.Route { return r }
+
+func lcServe(t *testing.T, cfg fiberws.Config, routes ...fiberws.Route) *fiberwstest.Server {
+	t.Helper()
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	if err := fiberws.New(cfg).Register(app, lcRoutes(routes)); err != nil {
+		t.Fatal(err)
+	}
+	return fiberwstest.Serve(t, app)
+}
+
+var lcErrForbiddenWord = errors.New("forbidden word")
+
+func TestPreInterceptorRejectsOneMessageAndCatcherKeepsOpen(t *testing.T) {
+	censor := hooks.PreFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+		if strings.Contains(string(m.Data), "darn") {
+			return lcErrForbiddenWord
+		}
+		m.Data = []byte(strings.ToUpper(string(m.Data))) // rewrite
+		return nil
+	})
+	catcher := hooks.CatchIs(lcErrForbiddenWord, func(context.Context, hooks.Conn, error) hooks.Outcome {
+		return hooks.Reply("rejected")
+	})
+	ts := lcServe(t, fiberws.Config{}, fiberws.WebSocket("/censored", lcEcho,
+		fiberws.WithInterceptors(censor), fiberws.WithCatchers(catcher)))
+	c := ts.Dial(t, "/censored")
+	c.SendText("hello")
+	c.SendText("darn it")
+	c.SendText("still here")
+	for _, want := range []string{"HELLO", "rejected", "STILL HERE"} {
+		if got := c.ReadText(); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}
+
+func TestPreInterceptorRejectionWithoutCatcherCloses1011(t *testing.T) {
+	reject := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error {
+		return errors.New("internal detail")
+	})
+	ts := lcServe(t, fiberws.Config{}, fiberws.WebSocket("/r", lcEcho, fiberws.WithInterceptors(reject)))
+	c := ts.Dial(t, "/r")
+	c.SendText("x")
+	code, reason := c.ExpectClose()
+	if code != fiberws.CloseInternalError || reason != "internal error" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+}
+
+func TestPostInterceptorsSeeAsyncSendsAndCanDrop(t *testing.T) {
+	tag := hooks.PostFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+		if string(m.Data) == "secret" {
+			return hooks.ErrDrop
+		}
+		m.Data = append([]byte("[tagged] "), m.Data...)
+		return nil
+	})
+	ts := lcServe(t, fiberws.Config{}, fiberws.WebSocket("/async", func(ctx context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+		go func() {
+			_ = c.Send("secret")
+			_ = c.Send("pushed " + msg)
+		}()
+		return "", nil
+	}, fiberws.WithInterceptors(tag)))
+	c := ts.Dial(t, "/async")
+	c.SendText("a")
+	got := []string{c.ReadText(), c.ReadText()}
+	slices.Sort(got)
+	want := []string{"[tagged] ", "[tagged] pushed a"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	c.ExpectSilence(100 * time.Millisecond) // "secret" was dropped
+}
+
+type lcChatMessage struct {
+	User string `json:"user"`
+	Text string `json:"text"`
+}
+
+func TestCatcherRepliesToBadJSONAndKeepsOpen(t *testing.T) {
+	badJSON := hooks.CatchAs(func(_ context.Context, _ hooks.Conn, err *fiberws.DecodeError) hooks.Outcome {
+		return hooks.Reply(`{"error":"invalid message"}`)
+	})
+	ts := lcServe(t, fiberws.Config{Catchers: []fiberws.Catcher{badJSON}},
+		fiberws.WebSocket("/json", func(_ context.Context, _ *fiberws.Conn[string], m lcChatMessage) (string, error) {
+			return m.User + ": " + m.Text, nil
+		}))
+	c := ts.Dial(t, "/json")
+	c.SendText("{not json")
+	if got := c.ReadText(); got != `{"error":"invalid message"}` {
+		t.Fatalf("got %q", got)
+	}
+	c.SendJSON(lcChatMessage{User: "ann", Text: "hi"})
+	if got := c.ReadText(); got != "ann: hi" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestCatchersRunRouteControllerAppThenDefault(t *testing.T) {
+	tr := &lcTrace{}
+	pass := func(scope string) hooks.Catcher {
+		return hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) {
+			tr.add("catch:" + scope)
+			return hooks.Outcome{}, false
+		})
+	}
+	ts := lcServe(t, fiberws.Config{Catchers: []fiberws.Catcher{pass("app")}},
+		fiberws.WebSocket("/fail", func(context.Context, *fiberws.Conn[string], string) (string, error) {
+			return "", &fiberws.CloseError{Code: 4001, Reason: "custom"}
+		}, fiberws.WithCatchers(pass("route"))))
+	c := ts.Dial(t, "/fail")
+	c.SendText("x")
+	code, reason := c.ExpectClose()
+	if code != 4001 || reason != "custom" {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	if got := tr.get(); !slices.Equal(got, []string{"catch:route", "catch:app"}) {
+		t.Fatalf("catcher order %v", got)
+	}
+}
+
+func TestPanickingInterceptorAndCatcherClose1011(t *testing.T) {
+	var logs lcLogBuffer
+	logger := lcLogger(&logs)
+	panicky := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error { panic("pre exploded") })
+	badCatcher := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) { panic("catcher exploded") })
+	ts := lcServe(t, fiberws.Config{Logger: logger},
+		fiberws.WebSocket("/pre", lcEcho, fiberws.WithInterceptors(panicky)),
+		fiberws.WebSocket("/catch", func(context.Context, *fiberws.Conn[string], string) (string, error) {
+			return "", errors.New("boom")
+		}, fiberws.WithCatchers(badCatcher)),
+		fiberws.WebSocket("/ok", lcEcho),
+	)
+	other := ts.Dial(t, "/ok")
+	for _, path := range []string{"/pre", "/catch"} {
+		c := ts.Dial(t, path)
+		c.SendText("x")
+		code, reason := c.ExpectClose()
+		if code != fiberws.CloseInternalError || reason != "internal error" {
+			t.Fatalf("%s: close %d %q", path, code, reason)
+		}
+	}
+	other.SendText("still fine")
+	if got := other.ReadText(); got != "still fine" {
+		t.Fatalf("other connection got %q", got)
+	}
+	fiberwstest.Eventually(t, func() bool {
+		s := logs.String()
+		return strings.Contains(s, "pre exploded") && strings.Contains(s, "catcher exploded")
+	}, "panics logged; log so far: %s", logs.String())
+}
+
+func TestPanickingObserverHarmsNothing(t *testing.T) {
+	var logs lcLogBuffer
+	obs := lcPanicObserver{}
+	ts := lcServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}, Logger: lcLogger(&logs)}, fiberws.WebSocket("/echo", lcEcho))
+	c := ts.Dial(t, "/echo")
+	c.SendText("hi")
+	if got := c.ReadText(); got != "hi" {
+		t.Fatalf("got %q", got)
+	}
+	c.Close(fiberws.CloseNormalClosure, "")
+	fiberwstest.Eventually(t, func() bool { return strings.Count(logs.String(), "observer panicked") >= 2 }, "observer panics logged")
+}
+
+type lcPanicObserver struct{}
+
+func (lcPanicObserver) OnRequest(hooks.Request) { panic("observer request") }
+func (lcPanicObserver) OnSummary(hooks.Summary) { panic("observer summary") }
+
+func TestObserverSummaryCounts(t *testing.T) {
+	obs := &lcSummaryObserver{}
+	ts := lcServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/room/:name", lcEcho))
+	c := ts.Dial(t, "/room/blue?x=1")
+	c.SendText("abc")
+	c.ReadText()
+	c.SendText("de")
+	c.ReadText()
+	c.Close(4000, "done")
+	var s hooks.Summary
+	fiberwstest.Eventually(t, func() bool { var ok bool; s, ok = obs.last(); return ok }, "summary")
+	if s.Route != "/room/:name" || s.Path != "/room/blue" || s.Params["name"] != "blue" {
+		t.Fatalf("summary route data %+v", s)
+	}
+	if s.MessagesIn != 2 || s.MessagesOut != 2 || s.BytesIn != 5 || s.BytesOut != 5 {
+		t.Fatalf("summary counts %+v", s)
+	}
+	if s.CloseCode != 4000 || s.CloseReason != "done" || s.ClosedBy != hooks.ByClient || s.Err != nil {
+		t.Fatalf("summary close %+v", s)
+	}
+	if s.Start.IsZero() || s.Duration <= 0 {
+		t.Fatalf("summary timing %+v", s)
+	}
+}
+
+// lcLogBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type lcLogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lcLogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lcLogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func lcLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

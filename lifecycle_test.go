@@ -497,3 +497,43 @@ func (b *lcLogBuffer) String() string {
 func lcLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+func TestOriginCheckBeforeUpgrade(t *testing.T) {
+	sameOrigin := lcServe(t, fiberws.Config{}, fiberws.WebSocket("/o", lcEcho))
+	allowList := lcServe(t, fiberws.Config{Origins: []string{"https://app.example"}}, fiberws.WebSocket("/o", lcEcho))
+	cases := []struct {
+		name   string
+		srv    *fiberwstest.Server
+		origin string
+		ok     bool
+	}{
+		{"no origin header (not a browser)", sameOrigin, "", true},
+		{"same origin", sameOrigin, "http://" + sameOrigin.Addr, true},
+		{"cross-site page", sameOrigin, "https://evil.example", false},
+		{"allow-listed origin", allowList, "https://app.example", true},
+		{"origin not on the list", allowList, "http://" + allowList.Addr, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.origin != "" {
+				h.Set("Origin", tc.origin)
+			}
+			c, resp, err := tc.srv.TryDial("/o", h)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				_ = c.Conn().Close()
+				return
+			}
+			if err == nil {
+				_ = c.Conn().Close()
+				t.Fatal("cross-origin upgrade succeeded")
+			}
+			if resp == nil || resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("response %v, want 403", resp)
+			}
+		})
+	}
+}

@@ -1,0 +1,104 @@
+// Package fiberws gives Fiber v2 apps declarative, controller-based
+// WebSocket routes: you write typed handlers, fiberws runs the connections.
+//
+// # Controllers and routes
+//
+// A controller is any type with a path prefix and a list of routes. Each
+// route is built by a constructor that fixes its mode and its message types
+// (the Go form of revali's @WebSocket annotations):
+//
+//	type Chat struct{}
+//
+//	func (Chat) Prefix() string { return "/chat" }
+//
+//	func (c Chat) Routes() []fiberws.Route {
+//		return []fiberws.Route{
+//			fiberws.WebSocket("/messages", c.echo),                      // two-way
+//			fiberws.ReceiveOnly("/logs", c.log),                         // never sends
+//			fiberws.SendOnly("/motd", c.motd),                           // sends, then closes 1000
+//			fiberws.WebSocket("/hello", c.hello, fiberws.OnConnect()),   // also runs at connect
+//			fiberws.Ping("/heartbeat", 30*time.Second, c.echo),          // server pings
+//		}
+//	}
+//
+//	func (Chat) echo(ctx context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+//		return "Echo: " + msg, nil
+//	}
+//
+//	app := fiber.New()
+//	if err := fiberws.Register(app, Chat{}); err != nil { // ws://host/chat/messages …
+//		log.Fatal(err)
+//	}
+//
+// Register checks every route first and returns an error naming the
+// controller and path of each problem; nothing panics. A plain GET on a
+// WebSocket route gets 426 Upgrade Required.
+//
+// # Typed messages
+//
+// The handler's body type decides how frames are decoded and its result
+// type how replies are encoded, with no reflection per message:
+//
+//   - string: the payload as text; []byte: the raw payload (yours to keep);
+//   - *string, *[]byte, *T: the same, allocated; nil on the on-connect trigger;
+//   - any other type: JSON (github.com/goccy/go-json);
+//   - results: string is a text frame, []byte a binary frame, a nil pointer
+//     sends nothing, anything else is a JSON text frame;
+//   - WebSocketStream and SendOnlyStream handlers return an iter.Seq: one
+//     message per element, in order, stopping when the connection closes.
+//
+// A text frame that is not valid UTF-8 closes the connection with 1007; a
+// payload that does not decode closes it with 1007 "invalid message
+// payload" (unless a catcher decides otherwise).
+//
+// # The connection
+//
+// Two-way and send-only handlers get a *Conn[T], where T is their result
+// type: Conn.Send pushes more messages of that type from any goroutine (the
+// typed AsyncWebSocketSender of revali). Receive-only handlers get a
+// *Session, which has everything but Send. Both give the upgrade request's
+// Params, Query, Header, Cookie, Locals and IP, a Context cancelled when the
+// connection closes, Close(code, reason), and Cleanup(func()) for work that
+// must run once the connection is gone.
+//
+// Messages of one connection are handled one at a time in arrival order,
+// and replies leave in that order. The handler runs on its own goroutine,
+// so a slow handler does not stop the connection from answering pings or
+// from noticing that the client left; at most Config.QueueSize messages wait
+// behind it, then reading pauses. All writes of a connection are
+// serialized and bounded by Config.WriteTimeout; after the connection
+// closes, Send returns ErrClosed.
+//
+// # Closing
+//
+// Close(code, reason), a returned *CloseError, a catcher's decision or the
+// end of a send-only handler start the close handshake. Codes are checked
+// (ValidCloseCode), reasons cut to 123 bytes at a UTF-8 boundary, the first
+// close wins. Errors and panics close with 1011 "internal error"; their
+// text goes to the log (log/slog), never to the client. Cleanups run after
+// the socket is closed and the handler has returned, last registered first.
+//
+// # Lifecycle
+//
+// For each connection: observers hear of the request; middleware (plain
+// fiber.Handlers) and guards run before the upgrade (a guard rejection is a
+// real HTTP response); the origin is checked; after the upgrade,
+// interceptors wrap the on-connect trigger and every message (Pre before
+// the handler, Post around every outgoing message); catchers turn errors
+// into a close code or a reply; then cleanups run and observers get a
+// Summary. Each kind can be set for the app (Config), a controller
+// (ControllerGuards and friends) or a route (WithGuards and friends). See
+// package hooks.
+//
+// # Keep-alive and shutdown
+//
+// Ping and WithPing make the server ping every interval and close with 1001
+// when no pong arrives in time; one scheduler per route does it, not a
+// timer per connection. When the Fiber app shuts down, every connection
+// gets 1001 "server shutting down" and runs its cleanups.
+//
+// # Testing
+//
+// Package fiberwstest serves an app on a loopback port and dials it with a
+// real WebSocket client, every wait bounded.
+package fiberws

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/time/rate"
 )
 
 // Config holds the settings that apply to every route a Server mounts, and
@@ -38,6 +39,26 @@ type Config struct {
 	// EnableCompression negotiates permessage-deflate when the client asks.
 	// Off by default.
 	EnableCompression bool
+	// MaxConnections caps the open connections of the Server (all its
+	// routes); an upgrade request over it gets HTTP 503 before the upgrade.
+	// WithMaxConnections caps a single route. A negative value means no
+	// cap. Default 10,000.
+	MaxConnections int
+	// MessageRate is how many messages per second each connection may send
+	// on average, MessageBurst how many at once (default: MessageRate,
+	// at least 1). The message over the rate closes the connection with
+	// 1008 "rate limit exceeded". Data messages and pings count. 0 turns
+	// rate limiting off; default off (see SECURITY.md). WithMessageRate
+	// overrides both per route.
+	MessageRate  rate.Limit
+	MessageBurst int
+	// IdleTimeout closes (1001 "idle timeout") a connection on which
+	// nothing arrives for that long: no message, no ping, no pong. Every
+	// frame read resets it, so with WithPing a live client never hits it.
+	// It finds silent and half-open clients even on routes without ping.
+	// 0 turns it off; default off (see SECURITY.md). WithIdleTimeout
+	// overrides it per route.
+	IdleTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown that runs when the Fiber
 	// app a Server is registered on shuts down. Default 5s.
 	ShutdownTimeout time.Duration
@@ -65,6 +86,7 @@ var ConfigDefault = Config{
 	ReadBufferSize:   4096,
 	WriteBufferSize:  4096,
 	ShutdownTimeout:  5 * time.Second,
+	MaxConnections:   10000,
 }
 
 func configDefault(config ...Config) Config {
@@ -93,6 +115,9 @@ func configDefault(config ...Config) Config {
 	}
 	if cfg.WriteBufferSize <= 0 {
 		cfg.WriteBufferSize = d.WriteBufferSize
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = d.MaxConnections
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = d.ShutdownTimeout

@@ -26,6 +26,7 @@ type Route struct {
 	pingSet   bool
 	pingWait  time.Duration
 	readLimit int64
+	limits    routeLimits
 
 	middleware   []fiber.Handler
 	guards       []Guard

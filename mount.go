@@ -21,6 +21,7 @@ type mountedRoute struct {
 	prefix    string
 	readLimit int64
 	keepalive *keepalive
+	limits    *mountedLimits
 
 	observers  []Observer
 	middleware []fiber.Handler
@@ -36,6 +37,7 @@ func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute 
 	if r.readLimit > 0 {
 		mr.readLimit = r.readLimit
 	}
+	mr.limits = resolveLimits(cfg, r)
 	if r.ping > 0 {
 		mr.keepalive = newKeepalive(r.ping, r.PingTimeout())
 	}
@@ -172,11 +174,19 @@ func (mr *mountedRoute) upgrade(c *fiber.Ctx) error {
 	if mr.srv.shuttingDown() {
 		return fiber.ErrServiceUnavailable
 	}
+	if err := mr.admit(c); err != nil {
+		return err
+	}
 	req := captureRequest(c)
+	// The upgrader ignores HandshakeTimeout; bound the 101 response write
+	// here. fasthttp clears the deadline when it hijacks the connection.
+	_ = c.Context().Conn().SetWriteDeadline(time.Now().Add(mr.srv.cfg.HandshakeTimeout))
 	if err := mr.srv.upgrader.Upgrade(c.Context(), func(ws *websocket.Conn) {
 		mr.serve(ws, req)
 	}); err != nil {
-		// The upgrader has written the handshake error response.
+		// The upgrader has set the handshake error response. The connection
+		// stays an HTTP keep-alive one: lift the handshake deadline.
+		_ = c.Context().Conn().SetWriteDeadline(time.Time{})
 		return nil
 	}
 	return nil

@@ -41,8 +41,12 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		workerDone: make(chan struct{}),
 	}
 	ws.SetReadLimit(mr.readLimit)
+	mr.enter()
 	if !mr.srv.track(s) {
 		_ = s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)
+	}
+	if mr.overLimit(0) {
+		_ = s.closeWith(CloseTryAgainLater, ReasonTooManyConnections, hooks.ByServer, nil)
 	}
 	if mr.keepalive != nil {
 		ws.SetPongHandler(func(string) error {
@@ -52,6 +56,7 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		s.lastPing.Store(time.Now().UnixNano())
 		mr.keepalive.add(s)
 	}
+	s.setupLimits()
 
 	handler := mr.route.bind(s)
 	go s.work(handler)
@@ -66,16 +71,25 @@ func (s *Session) read() {
 	defer close(s.readerDone)
 	sendOnly := s.route.route.mode == ModeSendOnly
 	for {
+		s.armIdle()
 		mt, r, err := s.ws.NextReader()
 		if err != nil {
 			s.readFailed(err)
 			return
 		}
 		buf := bytebufferpool.Get()
-		if _, err := buf.ReadFrom(r); err != nil {
+		if err := s.readMessage(buf, r); err != nil {
 			bytebufferpool.Put(buf)
+			if err == errDecompressedTooBig {
+				s.readLimitHit()
+				continue
+			}
 			s.readFailed(err)
 			return
+		}
+		if !s.allowMessage() {
+			bytebufferpool.Put(buf)
+			continue
 		}
 		if sendOnly || s.state.Load() != stateOpen {
 			bytebufferpool.Put(buf)
@@ -108,6 +122,9 @@ func (s *Session) readFailed(err error) {
 		// The library already sent 1009 to the client.
 		s.markClosing(CloseMessageTooBig, "message too big", hooks.ByServer, nil)
 	case errors.As(err, &ne) && ne.Timeout():
+		if s.idleExpired() {
+			return
+		}
 		s.markClosing(CloseAbnormalClosure, "", hooks.ByTimeout, nil)
 	default:
 		s.markClosing(CloseAbnormalClosure, "", hooks.ByClient, nil)
@@ -264,6 +281,7 @@ func (s *Session) finish() {
 		s.route.keepalive.remove(s)
 	}
 	s.runCleanups()
+	s.route.leave()
 	s.route.srv.untrack(s)
 	s.route.observeSummary(s.summary())
 }

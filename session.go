@@ -45,6 +45,8 @@ type Session struct {
 
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Int64
 
+	lim connLimits // rate limiter, idle timeout (limits.go)
+
 	// keep-alive bookkeeping, read by the route's ping scheduler:
 	// lastPing is when the last ping went out, unanswered when the oldest
 	// ping still waiting for a pong did (0: none waiting), both UnixNano.

@@ -1,0 +1,230 @@
+package fiberws
+
+import (
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/fiberws/fiberws/hooks"
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/time/rate"
+)
+
+// Limits, all with defaults in ConfigDefault and per-route overrides:
+//
+//   - message size: Config.ReadLimit / WithReadLimit, over it -> close 1009
+//     (also after permessage-deflate decompression);
+//   - open connections: Config.MaxConnections (whole Server) and
+//     WithMaxConnections (one route), over it -> HTTP 503 before the upgrade;
+//   - messages per second per connection: Config.MessageRate /
+//     WithMessageRate, over it -> close 1008 "rate limit exceeded";
+//   - idle time: Config.IdleTimeout / WithIdleTimeout, nothing read for that
+//     long -> close 1001 "idle timeout";
+//   - handshake and write timeouts: Config.HandshakeTimeout and
+//     Config.WriteTimeout.
+//
+// SECURITY.md lists every default and why it was chosen.
+
+// ReasonRateLimited, ReasonIdleTimeout, ReasonTooManyConnections and
+// ReasonMessageTooBig are the close reasons fiberws sends when a limit is
+// hit, for clients and tests that want to tell them apart.
+const (
+	ReasonRateLimited        = "rate limit exceeded"
+	ReasonIdleTimeout        = "idle timeout"
+	ReasonTooManyConnections = "too many connections"
+	ReasonMessageTooBig      = "message too big"
+)
+
+// routeLimits holds a route's overrides of the Config limits; the zero
+// value inherits everything.
+type routeLimits struct {
+	maxConns int
+	rate     rate.Limit
+	burst    int
+	rateSet  bool
+	idle     time.Duration
+	idleSet  bool
+}
+
+// WithMaxConnections caps the open connections of this route at n; more
+// upgrade requests get HTTP 503 Service Unavailable (with Retry-After)
+// before the upgrade. It applies on top of Config.MaxConnections, which caps
+// the whole Server. Use it to keep one expensive route from starving the
+// others. n <= 0 means no route-level cap.
+func WithMaxConnections(n int) Option {
+	return func(r *Route) { r.limits.maxConns = n }
+}
+
+// WithMessageRate overrides Config.MessageRate and Config.MessageBurst for
+// this route: each connection may send limit messages per second on
+// average, and burst at once; the message over it closes the connection
+// with 1008 "rate limit exceeded". Data messages and pings count. A limit
+// <= 0 or rate.Inf turns rate limiting off for the route.
+//
+//	fiberws.WebSocket("/chat", h, fiberws.WithMessageRate(20, 40))
+func WithMessageRate(limit rate.Limit, burst int) Option {
+	return func(r *Route) { r.limits.rate, r.limits.burst, r.limits.rateSet = limit, burst, true }
+}
+
+// WithIdleTimeout overrides Config.IdleTimeout for this route: a connection
+// on which nothing (no message, no ping or pong) arrives for d is closed
+// with 1001 "idle timeout". d <= 0 turns the idle timeout off for the route.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(r *Route) { r.limits.idle, r.limits.idleSet = d, true }
+}
+
+// MaxConnections is the route's own cap on open connections (0: none).
+func (r Route) MaxConnections() int { return max(r.limits.maxConns, 0) }
+
+// mountedLimits are a mounted route's limits, resolved from the Config and
+// the route's options, with the route's live connection count.
+type mountedLimits struct {
+	maxConns int // route cap, 0: none
+	rate     rate.Limit
+	burst    int
+	idle     time.Duration
+	active   atomic.Int64
+}
+
+func resolveLimits(cfg Config, r Route) *mountedLimits {
+	l := &mountedLimits{maxConns: max(r.limits.maxConns, 0), rate: cfg.MessageRate, burst: cfg.MessageBurst, idle: cfg.IdleTimeout}
+	if r.limits.rateSet {
+		l.rate, l.burst = r.limits.rate, r.limits.burst
+	}
+	if r.limits.idleSet {
+		l.idle = r.limits.idle
+	}
+	if l.rate <= 0 || l.rate == rate.Inf {
+		l.rate = 0
+	} else if l.burst <= 0 {
+		l.burst = max(1, int(l.rate))
+	}
+	l.idle = max(l.idle, 0)
+	return l
+}
+
+// admit runs before the upgrade: over the Server's or the route's cap the
+// request gets 503 and is never upgraded. Concurrent handshakes can all
+// pass it; serve's enter catches the few that overshoot.
+func (mr *mountedRoute) admit(c *fiber.Ctx) error {
+	if mr.overLimit(1) {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return fiber.ErrServiceUnavailable
+	}
+	return nil
+}
+
+// overLimit reports whether the open connections, plus extra, exceed a cap.
+func (mr *mountedRoute) overLimit(extra int) bool {
+	if m := mr.limits.maxConns; m > 0 && int(mr.limits.active.Load())+extra > m {
+		return true
+	}
+	if m := mr.srv.cfg.MaxConnections; m > 0 && mr.srv.Connections()+extra > m {
+		return true
+	}
+	return false
+}
+
+// enter counts a connection that has been upgraded, before the Server
+// tracks it; every enter is matched by a leave. Once tracked, serve checks
+// overLimit(0) (the connection itself is counted by then) and closes the
+// few that raced past admit with 1013.
+func (mr *mountedRoute) enter() { mr.limits.active.Add(1) }
+
+func (mr *mountedRoute) leave() { mr.limits.active.Add(-1) }
+
+// connLimits is the per-connection state of the limits.
+type connLimits struct {
+	limiter *rate.Limiter
+	idle    time.Duration
+	// read is the LimitedReader reused for every message when
+	// permessage-deflate is on, to bound the decompressed size.
+	read io.LimitedReader
+}
+
+// setupLimits prepares a new connection's limits: the rate limiter, and the
+// idle deadline, re-armed by every frame read (data, ping or pong).
+func (s *Session) setupLimits() {
+	l := s.route.limits
+	if l.rate > 0 {
+		s.lim.limiter = rate.NewLimiter(l.rate, l.burst)
+	}
+	s.lim.idle = l.idle
+	if s.lim.idle <= 0 && s.lim.limiter == nil {
+		return
+	}
+	ping, pong := s.ws.PingHandler(), s.ws.PongHandler()
+	s.ws.SetPingHandler(func(data string) error {
+		s.armIdle()
+		if !s.allowMessage() {
+			return nil
+		}
+		return ping(data)
+	})
+	if s.lim.idle > 0 {
+		s.ws.SetPongHandler(func(data string) error {
+			s.armIdle()
+			return pong(data)
+		})
+	}
+	s.armIdle()
+}
+
+// armIdle pushes the read deadline IdleTimeout into the future. It runs on
+// the reader goroutine only. Once the connection is closing, the shorter
+// CloseTimeout deadline that closeWith set must win, so it is restored.
+func (s *Session) armIdle() {
+	if s.lim.idle <= 0 || s.state.Load() != stateOpen {
+		return
+	}
+	_ = s.ws.SetReadDeadline(time.Now().Add(s.lim.idle))
+	if s.state.Load() != stateOpen {
+		_ = s.ws.SetReadDeadline(time.Now().Add(s.route.srv.cfg.CloseTimeout))
+	}
+}
+
+// allowMessage takes one token for an incoming message; without one the
+// connection is closed with 1008 and false returned.
+func (s *Session) allowMessage() bool {
+	if s.lim.limiter == nil || s.lim.limiter.Allow() {
+		return true
+	}
+	_ = s.closeWith(ClosePolicyViolation, ReasonRateLimited, hooks.ByServer, nil)
+	return false
+}
+
+// idleExpired handles a read timeout: while the connection is open it can
+// only be the idle timeout, so the client gets 1001 "idle timeout". It
+// reports whether it did so.
+func (s *Session) idleExpired() bool {
+	if s.lim.idle <= 0 || s.state.Load() != stateOpen {
+		return false
+	}
+	return s.closeWith(CloseGoingAway, ReasonIdleTimeout, hooks.ByTimeout, nil) == nil
+}
+
+var errDecompressedTooBig = errors.New("fiberws: decompressed message exceeds the read limit")
+
+// readMessage reads one message into dst. The library enforces the read
+// limit on the bytes on the wire; with permessage-deflate a small frame can
+// inflate to far more, so the inflated size is bounded here too.
+func (s *Session) readMessage(dst io.ReaderFrom, r io.Reader) error {
+	if !s.route.srv.cfg.EnableCompression {
+		_, err := dst.ReadFrom(r)
+		return err
+	}
+	s.lim.read = io.LimitedReader{R: r, N: s.route.readLimit + 1}
+	_, err := dst.ReadFrom(&s.lim.read)
+	s.lim.read.R = nil
+	if err == nil && s.lim.read.N <= 0 {
+		return errDecompressedTooBig
+	}
+	return err
+}
+
+// readLimitHit closes a connection whose message inflated past the read
+// limit with 1009, like the library does for one too big on the wire.
+func (s *Session) readLimitHit() {
+	_ = s.closeWith(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
+}

@@ -1,0 +1,324 @@
+package fiberws_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
+)
+
+func TestLimitsDefaults(t *testing.T) {
+	d := fiberws.ConfigDefault
+	if d.ReadLimit != 1<<20 || d.MaxConnections != 10000 || d.MessageRate != 0 || d.IdleTimeout != 0 ||
+		d.WriteTimeout != 10*time.Second || d.HandshakeTimeout != 10*time.Second || d.EnableCompression {
+		t.Fatalf("defaults changed; update SECURITY.md too: %+v", d)
+	}
+}
+
+func TestReadLimitDefaultCloses1009(t *testing.T) {
+	obs := newRelSummaries()
+	srv, _ := relServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", func(_ context.Context, _ *fiberws.Conn[[]byte], b []byte) ([]byte, error) {
+		return b[:1], nil
+	}))
+	c := srv.Dial(t, "/echo")
+	c.SendBinary(make([]byte, 1<<20)) // exactly the limit: accepted
+	if got := c.ReadBinary(); len(got) != 1 {
+		t.Fatalf("got %d bytes", len(got))
+	}
+	c.SendBinary(make([]byte, 1<<20+1))
+	if code, _ := c.ExpectClose(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("close code %d, want 1009", code)
+	}
+	if s := obs.next(t); s.CloseCode != fiberws.CloseMessageTooBig {
+		t.Fatalf("summary close code %d", s.CloseCode)
+	}
+}
+
+func TestReadLimitPerRoute(t *testing.T) {
+	srv, _ := relServe(t, fiberws.Config{},
+		fiberws.WebSocket("/small", relEcho, fiberws.WithReadLimit(100)),
+		fiberws.WebSocket("/big", relEcho))
+	c := srv.Dial(t, "/small")
+	c.SendText(strings.Repeat("a", 100))
+	c.ReadText()
+	c.SendText(strings.Repeat("a", 101))
+	if code, _ := c.ExpectClose(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("close code %d, want 1009", code)
+	}
+	b := srv.Dial(t, "/big")
+	b.SendText(strings.Repeat("a", 101))
+	if got := b.ReadText(); len(got) != 101 {
+		t.Fatalf("big route got %d bytes", len(got))
+	}
+}
+
+func expect503(t *testing.T, srv *fiberwstest.Server, path string) {
+	t.Helper()
+	c, resp, err := srv.TryDial(path)
+	if err == nil {
+		_ = c.Conn().Close()
+		t.Fatalf("dial %s: upgraded, want 503", path)
+	}
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("dial %s: %v (resp %v), want 503", path, err, resp)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("503 without Retry-After")
+	}
+}
+
+func TestMaxConnectionsPerServer(t *testing.T) {
+	srv, ws := relServe(t, fiberws.Config{MaxConnections: 2},
+		fiberws.WebSocket("/a", relEcho), fiberws.WebSocket("/b", relEcho))
+	a := srv.Dial(t, "/a")
+	srv.Dial(t, "/b")
+	relWaitConns(t, ws, 2)
+	expect503(t, srv, "/a")
+	expect503(t, srv, "/b")
+	a.Close(1000, "")
+	relWaitConns(t, ws, 1)
+	c := srv.Dial(t, "/a")
+	c.SendText("x")
+	if c.ReadText() != "x" {
+		t.Fatal("no echo after a slot freed up")
+	}
+}
+
+func TestMaxConnectionsUnlimited(t *testing.T) {
+	srv, ws := relServe(t, fiberws.Config{MaxConnections: -1}, fiberws.WebSocket("/a", relEcho))
+	for range 20 {
+		srv.Dial(t, "/a")
+	}
+	relWaitConns(t, ws, 20)
+}
+
+func TestMaxConnectionsPerRoute(t *testing.T) {
+	srv, ws := relServe(t, fiberws.Config{},
+		fiberws.WebSocket("/one", relEcho, fiberws.WithMaxConnections(1)),
+		fiberws.WebSocket("/many", relEcho))
+	one := srv.Dial(t, "/one")
+	relWaitConns(t, ws, 1)
+	expect503(t, srv, "/one")
+	for range 3 {
+		srv.Dial(t, "/many")
+	}
+	relWaitConns(t, ws, 4)
+	one.Drop()
+	relWaitConns(t, ws, 3)
+	srv.Dial(t, "/one")
+}
+
+// Handshakes that race past the 503 check are closed right after the
+// upgrade with 1013, so the cap holds even under a burst.
+func TestMaxConnectionsBurst(t *testing.T) {
+	srv, ws := relServe(t, fiberws.Config{MaxConnections: 5}, fiberws.WebSocket("/a", relEcho))
+	type result struct {
+		c    *fiberwstest.Client
+		code int
+	}
+	results := make(chan result, 40)
+	for range 40 {
+		go func() {
+			c, resp, err := srv.TryDial("/a")
+			if err != nil {
+				code := 0
+				if resp != nil {
+					code = resp.StatusCode
+				}
+				results <- result{code: code}
+				return
+			}
+			results <- result{c: c}
+		}()
+	}
+	var open []*fiberwstest.Client
+	for range 40 {
+		r := <-results
+		switch {
+		case r.c != nil:
+			open = append(open, r.c)
+		case r.code != http.StatusServiceUnavailable:
+			t.Fatalf("dial failed with status %d", r.code)
+		}
+	}
+	defer func() {
+		for _, c := range open {
+			_ = c.Conn().Close()
+		}
+	}()
+	// Those over the cap get 1013 at once; the others stay open.
+	alive := 0
+	for _, c := range open {
+		_ = c.Conn().SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, _, err := c.Conn().ReadMessage()
+		if ce, ok := err.(*websocket.CloseError); ok {
+			if ce.Code != fiberws.CloseTryAgainLater {
+				t.Fatalf("close %d, want 1013", ce.Code)
+			}
+			continue
+		}
+		alive++
+	}
+	if alive > 5 || alive == 0 {
+		t.Fatalf("%d connections stayed open, cap 5", alive)
+	}
+	fiberwstest.Eventually(t, func() bool { return ws.Connections() <= 5 }, "%d open", ws.Connections())
+}
+
+func TestMessageRate(t *testing.T) {
+	obs := newRelSummaries()
+	srv, _ := relServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}, MessageRate: 1000, MessageBurst: 1000},
+		fiberws.WebSocket("/limited", relEcho, fiberws.WithMessageRate(5, 5)),
+		fiberws.WebSocket("/app", relEcho),
+		fiberws.WebSocket("/off", relEcho, fiberws.WithMessageRate(0, 0)))
+
+	// Within the burst: every reply arrives.
+	c := srv.Dial(t, "/limited")
+	for i := range 5 {
+		c.SendText("m")
+		if c.ReadText() != "m" {
+			t.Fatalf("reply %d missing", i)
+		}
+	}
+	c.SendText("over")
+	if code, reason := c.ExpectClose(); code != fiberws.ClosePolicyViolation || reason != fiberws.ReasonRateLimited {
+		t.Fatalf("close %d %q, want 1008 %q", code, reason, fiberws.ReasonRateLimited)
+	}
+	if s := obs.next(t); s.CloseCode != fiberws.ClosePolicyViolation || s.ClosedBy != hooks.ByServer {
+		t.Fatalf("summary %d %s", s.CloseCode, s.ClosedBy)
+	}
+
+	// The app-wide rate: a client far over 1000 messages a second is closed.
+	a := srv.Dial(t, "/app")
+	go func() {
+		for range 50000 {
+			if a.Conn().WriteMessage(websocket.TextMessage, []byte("x")) != nil {
+				return
+			}
+		}
+	}()
+	msgs, code, _ := a.ReadUntilClose()
+	if code != fiberws.ClosePolicyViolation || len(msgs) < 900 || len(msgs) > 5000 {
+		t.Fatalf("app rate: %d replies, close %d", len(msgs), code)
+	}
+
+	// Turned off per route.
+	o := srv.Dial(t, "/off")
+	for range 2000 {
+		o.SendText("y")
+	}
+	for range 2000 {
+		o.ReadText()
+	}
+}
+
+// Pings count against the rate too: a ping flood is closed.
+func TestMessageRatePings(t *testing.T) {
+	srv, _ := relServe(t, fiberws.Config{}, fiberws.WebSocket("/p", relEcho, fiberws.WithMessageRate(10, 10)))
+	c := srv.Dial(t, "/p")
+	for range 50 {
+		if err := c.Conn().WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
+			break
+		}
+	}
+	if code, _ := c.ExpectClose(); code != fiberws.ClosePolicyViolation {
+		t.Fatalf("close %d, want 1008", code)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	obs := newRelSummaries()
+	srv, ws := relServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}, IdleTimeout: 300 * time.Millisecond},
+		fiberws.WebSocket("/idle", relEcho),
+		fiberws.WebSocket("/never", relEcho, fiberws.WithIdleTimeout(0)))
+
+	// A silent client is closed with 1001 "idle timeout".
+	silent := srv.Dial(t, "/idle")
+	start := time.Now()
+	code, reason := silent.ExpectClose()
+	if code != fiberws.CloseGoingAway || reason != fiberws.ReasonIdleTimeout {
+		t.Fatalf("close %d %q", code, reason)
+	}
+	if el := time.Since(start); el < 250*time.Millisecond || el > 2*time.Second {
+		t.Fatalf("closed after %v, want ~300ms", el)
+	}
+	if s := obs.next(t); s.ClosedBy != hooks.ByTimeout || s.CloseCode != fiberws.CloseGoingAway {
+		t.Fatalf("summary %d %s", s.CloseCode, s.ClosedBy)
+	}
+
+	// Messages, pings and pongs all keep a connection alive.
+	talker := srv.Dial(t, "/idle")
+	pinger := srv.Dial(t, "/idle")
+	ponger := srv.Dial(t, "/idle")
+	for range 8 {
+		time.Sleep(100 * time.Millisecond)
+		talker.SendText("hi")
+		if talker.ReadText() != "hi" {
+			t.Fatal("no echo")
+		}
+		if err := pinger.Conn().WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ponger.Conn().WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 800ms in, all three still open; the pinger and ponger never read, so
+	// check on the server side.
+	if n := ws.Connections(); n != 3 {
+		t.Fatalf("%d open connections, want 3", n)
+	}
+
+	// Turned off per route.
+	quiet := srv.Dial(t, "/never")
+	time.Sleep(500 * time.Millisecond)
+	quiet.SendText("still here")
+	if quiet.ReadText() != "still here" {
+		t.Fatal("no echo")
+	}
+}
+
+// With WithPing, the client's pongs reset the idle timer: a live client is
+// never closed for idleness however quiet its application is.
+func TestIdleTimeoutWithPing(t *testing.T) {
+	srv, _ := relServe(t, fiberws.Config{IdleTimeout: 300 * time.Millisecond},
+		fiberws.WebSocket("/p", relEcho, fiberws.WithPing(100*time.Millisecond)))
+	c := srv.Dial(t, "/p")
+	c.ExpectSilence(900 * time.Millisecond) // reading answers the pings
+	if c.Pings() < 3 {
+		t.Fatalf("%d pings", c.Pings())
+	}
+}
+
+// HandshakeTimeout bounds the upgrade response only; the deadline must not
+// outlive the handshake.
+func TestHandshakeTimeoutDoesNotLeak(t *testing.T) {
+	srv, _ := relServe(t, fiberws.Config{HandshakeTimeout: 100 * time.Millisecond}, fiberws.WebSocket("/e", relEcho))
+	c := srv.Dial(t, "/e")
+	time.Sleep(300 * time.Millisecond)
+	c.SendText("late")
+	if c.ReadText() != "late" {
+		t.Fatal("no echo")
+	}
+	// A plain GET on the same route (no upgrade) keeps working after a
+	// while on a keep-alive HTTP connection.
+	client := &http.Client{Timeout: 2 * time.Second}
+	for range 2 {
+		resp, err := client.Get(srv.HTTPURL("/e"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusUpgradeRequired {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	client.CloseIdleConnections()
+}

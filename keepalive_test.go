@@ -1,0 +1,180 @@
+package fiberws_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+)
+
+const pingEvery = 50 * time.Millisecond
+
+// slowEcho answers "wait D" after D, everything else at once: a way to
+// keep the client reading (and so seeing pings) for a known time.
+func slowEcho(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+	if d, err := time.ParseDuration(msg); err == nil {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+	}
+	return "echo " + msg, nil
+}
+
+func TestPingsAtTheInterval(t *testing.T) {
+	h := serveRoutes(t, fiberws.Ping("/hb", pingEvery, slowEcho))
+	c := h.Dial(t, "/hb")
+	var mu sync.Mutex
+	var at []time.Time
+	conn := c.Conn()
+	conn.SetPingHandler(func(data string) error {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(fiberwstest.Timeout))
+	})
+	const window = 600 * time.Millisecond
+	start := time.Now()
+	c.SendText(window.String())
+	if got := c.ReadText(); got != "echo "+window.String() {
+		t.Fatalf("got %q", got)
+	}
+	elapsed := time.Since(start)
+	mu.Lock()
+	n := len(at)
+	mu.Unlock()
+	// About elapsed/interval pings: generous bounds for a loaded machine,
+	// tight enough to catch "no pings" or "pings far too often".
+	expected := int(elapsed / pingEvery)
+	if n < expected/3 || n < 3 {
+		t.Fatalf("%d pings in %v at a %v interval, want about %d", n, elapsed, pingEvery, expected)
+	}
+	if n > expected+3 {
+		t.Fatalf("%d pings in %v at a %v interval: more often than the interval", n, elapsed, pingEvery)
+	}
+	// The client answered every ping, so the connection is still open.
+	c.SendText("still here")
+	if got := c.ReadText(); got != "echo still here" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// fiberwstest's own counter sees the pings too.
+func TestClientPingsCounter(t *testing.T) {
+	h := serveRoutes(t, fiberws.Ping("/hb", pingEvery, slowEcho))
+	c := h.Dial(t, "/hb")
+	c.SendText("300ms")
+	c.ReadText()
+	if p := c.Pings(); p < 2 {
+		t.Fatalf("Pings() = %d after 300ms at a %v interval", p, pingEvery)
+	}
+}
+
+// A client that does not answer pings is closed with 1001 and its
+// cleanups run.
+func TestSilentClientDropped(t *testing.T) {
+	cleaned := make(chan struct{})
+	h := serveRoutes(t, fiberws.Ping("/hb", pingEvery, func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
+		if msg == nil {
+			c.Cleanup(func() { close(cleaned) })
+			return nil, nil
+		}
+		return msg, nil
+	}, fiberws.OnConnect()))
+	c := h.Dial(t, "/hb")
+	var pings int
+	c.Conn().SetPingHandler(func(string) error { pings++; return nil }) // no pong
+	start := time.Now()
+	code, reason := c.ExpectClose()
+	if code != fiberws.CloseGoingAway {
+		t.Fatalf("closed with %d %q, want 1001", code, reason)
+	}
+	if d := time.Since(start); d > 20*pingEvery {
+		t.Errorf("dropped after %v; interval and timeout are %v", d, pingEvery)
+	}
+	if pings == 0 {
+		t.Error("closed for not answering pings, but no ping arrived")
+	}
+	if !closedWithin(cleaned, fiberwstest.Timeout) {
+		t.Fatal("cleanups did not run after the ping timeout")
+	}
+	h.waitIdle(t)
+}
+
+// With a longer timeout than interval, a client is dropped only once its
+// oldest unanswered ping is older than the timeout.
+func TestPingTimeoutOption(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	h := serveRoutes(t, fiberws.WebSocket("/hb", slowEcho, fiberws.WithPing(pingEvery, timeout)))
+	c := h.Dial(t, "/hb")
+	c.Conn().SetPingHandler(func(string) error { return nil })
+	start := time.Now()
+	if code, _ := c.ExpectClose(); code != fiberws.CloseGoingAway {
+		t.Fatalf("close code %d, want 1001", code)
+	}
+	if d := time.Since(start); d < timeout-pingEvery {
+		t.Fatalf("dropped after %v, before the %v timeout", d, timeout)
+	}
+}
+
+// Client pings are answered on any route.
+func TestClientPingAnswered(t *testing.T) {
+	h := serveRoutes(t, fiberws.WebSocket("/e", echo))
+	c := h.Dial(t, "/e")
+	pong := make(chan string, 1)
+	c.Conn().SetPongHandler(func(data string) error { pong <- data; return nil })
+	if err := c.Conn().WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(fiberwstest.Timeout)); err != nil {
+		t.Fatal(err)
+	}
+	c.SendText("x") // the pong is seen while reading the echo
+	if got := c.ReadText(); got != "echo x" {
+		t.Fatalf("got %q", got)
+	}
+	if got := recv(t, pong, "the pong"); got != "hello" {
+		t.Fatalf("pong payload %q", got)
+	}
+}
+
+// Keep-alive costs no goroutine per connection: N connections on a ping
+// route run about as many goroutines as N connections on a plain route.
+func TestKeepaliveNoGoroutinePerConnection(t *testing.T) {
+	const n = 30
+	h := serveRoutes(t,
+		fiberws.WebSocket("/plain", echo),
+		fiberws.Ping("/hb", pingEvery, echo),
+	)
+	measure := func(path string) int {
+		clients := make([]*fiberwstest.Client, n)
+		for i := range clients {
+			clients[i] = h.Dial(t, path)
+			clients[i].SendText("x")
+			clients[i].ReadText()
+		}
+		// A few samples across ping rounds; the lowest leaves out the
+		// short-lived goroutine of a ping being written.
+		low := -1
+		for range 5 {
+			time.Sleep(pingEvery / 3)
+			if g := runtime.NumGoroutine(); low < 0 || g < low {
+				low = g
+			}
+		}
+		for _, c := range clients {
+			// Drop, not Close: fiberwstest's ping handler fails the
+			// client's read when a ping crosses its close frame.
+			c.Drop()
+		}
+		h.waitIdle(t)
+		return low
+	}
+	plain := measure("/plain")
+	ping := measure("/hb")
+	if extra := ping - plain; extra > n/3 {
+		t.Fatalf("%d connections with keep-alive run %d more goroutines than without (%d vs %d)", n, extra, ping, plain)
+	}
+}

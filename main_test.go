@@ -1,0 +1,175 @@
+package fiberws_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the root package if any test leaves a goroutine behind:
+// every connection, keep-alive scheduler and server must be gone once the
+// tests (and their t.Cleanup shutdowns) are done.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, leakOptions()...)
+}
+
+// leakOptions lists the goroutines that outlive a test on purpose. They
+// belong to the libraries underneath, not to fiberws.
+func leakOptions() []goleak.Option {
+	return []goleak.Option{
+		// fasthttp refreshes its cached Date header from one process-wide
+		// goroutine, started with the first server and never stopped.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		// Each fasthttp server's worker-pool cleaner sleeps up to 10s
+		// (MaxIdleWorkerDuration, which Fiber does not expose) before it
+		// notices the server stopped: one per server, not per connection.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	}
+}
+
+// ctrl is a controller built from a prefix and a list of routes, so each
+// test declares exactly the routes it needs.
+type ctrl struct {
+	prefix string
+	routes []fiberws.Route
+}
+
+func (c ctrl) Prefix() string          { return c.prefix }
+func (c ctrl) Routes() []fiberws.Route { return c.routes }
+
+// otherCtrl is a second controller type, for errors that must name it.
+type otherCtrl struct{ ctrl }
+
+func newApp() *fiber.App { return fiber.New(fiber.Config{DisableStartupMessage: true}) }
+
+// logBuffer collects a Server's log lines; it is safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// testLogger returns a logger writing into a buffer, shown if t fails.
+func testLogger(t testing.TB) (*slog.Logger, *logBuffer) {
+	lb := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			s := lb.String()
+			if len(s) > 8<<10 {
+				s = "…" + s[len(s)-8<<10:]
+			}
+			t.Logf("server log:\n%s", s)
+		}
+	})
+	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
+}
+
+// harness is a running app with one fiberws Server on it.
+type harness struct {
+	*fiberwstest.Server
+	ws   *fiberws.Server
+	logs *logBuffer
+}
+
+// start registers controllers with a Server made from cfg (logging into a
+// buffer unless cfg has a logger) and serves the app on a loopback port.
+func start(t *testing.T, cfg fiberws.Config, controllers ...fiberws.Controller) *harness {
+	t.Helper()
+	app := newApp()
+	return startOn(t, app, cfg, controllers...)
+}
+
+func startOn(t *testing.T, app *fiber.App, cfg fiberws.Config, controllers ...fiberws.Controller) *harness {
+	t.Helper()
+	h := &harness{}
+	if cfg.Logger == nil {
+		cfg.Logger, h.logs = testLogger(t)
+	}
+	h.ws = fiberws.New(cfg)
+	if err := h.ws.Register(app, controllers...); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	h.Server = fiberwstest.Serve(t, app)
+	return h
+}
+
+// serveRoutes serves routes at the root with the default configuration.
+func serveRoutes(t *testing.T, routes ...fiberws.Route) *harness {
+	t.Helper()
+	return start(t, fiberws.Config{}, ctrl{routes: routes})
+}
+
+// waitIdle waits until the Server has no connection left: their handlers
+// have returned and their cleanups have run.
+func (h *harness) waitIdle(t *testing.T) {
+	t.Helper()
+	fiberwstest.Eventually(t, func() bool { return h.ws.Connections() == 0 }, "connections still open: %d", h.ws.Connections())
+}
+
+func echo(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+	return "echo " + msg, nil
+}
+
+// recv waits (bounded) for a value on ch.
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(fiberwstest.Timeout):
+		t.Fatalf("timed out after %v waiting for %s", fiberwstest.Timeout, what)
+	}
+	var zero T
+	return zero
+}
+
+// closed reports whether ch is closed within d.
+func closedWithin(ch <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-ch:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// serveListener serves app on ln (already listening) and shuts it down,
+// bounded, when the test ends. It is fiberwstest.Serve for tests that
+// need to shape the listening socket.
+func serveListener(t *testing.T, app *fiber.App, ln net.Listener) string {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = app.Listener(ln)
+	}()
+	t.Cleanup(func() {
+		if err := app.ShutdownWithTimeout(fiberwstest.Timeout); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if !closedWithin(done, fiberwstest.Timeout) {
+			t.Errorf("server did not stop within %v", fiberwstest.Timeout)
+		}
+	})
+	return ln.Addr().String()
+}

@@ -1,0 +1,217 @@
+package fiberws_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+)
+
+// revali's notification example: the handler starts periodic sends through
+// the sender and registers a cleanup that stops them.
+func TestPeriodicSendsStoppedByCleanup(t *testing.T) {
+	tickerStopped := make(chan struct{})
+	sendErrs := make(chan error, 100)
+	h := serveRoutes(t, fiberws.WebSocket("/notifications", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+		stop := make(chan struct{})
+		go func() {
+			defer close(tickerStopped)
+			ticker := time.NewTicker(20 * time.Millisecond)
+			defer ticker.Stop()
+			for i := 1; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-ticker.C:
+					if err := c.Send("notification " + strconv.Itoa(i)); err != nil {
+						sendErrs <- err
+					}
+				}
+			}
+		}()
+		c.Cleanup(func() {
+			close(stop)
+			<-tickerStopped
+		})
+		return "Notifications started", nil
+	}))
+	c := h.Dial(t, "/notifications")
+	c.SendText("start")
+	if got := c.ReadText(); got != "Notifications started" {
+		t.Fatalf("got %q", got)
+	}
+	for i := 1; i <= 3; i++ {
+		if got := c.ReadText(); got != "notification "+strconv.Itoa(i) {
+			t.Fatalf("got %q, want notification %d", got, i)
+		}
+	}
+	select {
+	case err := <-sendErrs:
+		t.Fatalf("Send failed on an open connection: %v", err)
+	default:
+	}
+	if code := c.Close(1000, "bye"); code != 1000 {
+		t.Fatalf("close answered with %d", code)
+	}
+	if !closedWithin(tickerStopped, fiberwstest.Timeout) {
+		t.Fatal("the cleanup did not stop the periodic sender")
+	}
+	// Sends between the close and the cleanup may fail, only with ErrClosed.
+	for len(sendErrs) > 0 {
+		if err := <-sendErrs; !errors.Is(err, fiberws.ErrClosed) {
+			t.Fatalf("Send after close returned %v, want ErrClosed", err)
+		}
+	}
+}
+
+func TestSendAfterCloseReturnsErrClosed(t *testing.T) {
+	conns := make(chan *fiberws.Conn[string], 1)
+	afterServerClose := make(chan error, 1)
+	h := serveRoutes(t,
+		fiberws.WebSocket("/keep", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+			select {
+			case conns <- c:
+			default:
+			}
+			return "kept", nil
+		}),
+		fiberws.WebSocket("/self", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+			if err := c.Close(fiberws.CloseNormalClosure, "done"); err != nil {
+				return "", err
+			}
+			afterServerClose <- c.Send("too late")
+			return "also too late", nil
+		}),
+	)
+
+	// Closed by the client: Send from outside returns ErrClosed at once.
+	c := h.Dial(t, "/keep")
+	c.SendText("x")
+	if got := c.ReadText(); got != "kept" {
+		t.Fatalf("got %q", got)
+	}
+	conn := recv(t, conns, "the connection")
+	c.Close(1000, "")
+	h.waitIdle(t)
+	done := make(chan error, 1)
+	go func() { done <- conn.Send("after close") }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, fiberws.ErrClosed) {
+			t.Fatalf("Send after client close: %v, want ErrClosed", err)
+		}
+	case <-time.After(fiberwstest.Timeout):
+		t.Fatal("Send after close blocked")
+	}
+	if !conn.Closed() {
+		t.Fatal("Closed() is false after the connection ended")
+	}
+
+	// Closed by the handler itself: the next Send returns ErrClosed, and
+	// the result returned afterwards is not sent.
+	s := h.Dial(t, "/self")
+	s.SendText("x")
+	msgs, code, reason := s.ReadUntilClose()
+	if len(msgs) != 0 || code != 1000 || reason != "done" {
+		t.Fatalf("got %q and %d %q, want only the close 1000 done", msgs, code, reason)
+	}
+	if err := recv(t, afterServerClose, "Send after Close"); !errors.Is(err, fiberws.ErrClosed) {
+		t.Fatalf("Send after Close: %v, want ErrClosed", err)
+	}
+}
+
+// Many goroutines sending at once: every frame arrives whole, each
+// goroutine's messages in its order (the race detector watches the writes).
+func TestConcurrentSendsAreSerialized(t *testing.T) {
+	const senders, each = 8, 50
+	h := serveRoutes(t, fiberws.WebSocket("/fan", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+		var wg sync.WaitGroup
+		for g := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					if err := c.Send(fmt.Sprintf("%d:%d:%s", g, i, strings.Repeat("x", 100+i))); err != nil {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return "end", nil
+	}))
+	c := h.Dial(t, "/fan")
+	c.SendText("go")
+	next := make([]int, senders)
+	for range senders * each {
+		var g, i int
+		var pad string
+		line := c.ReadText()
+		if _, err := fmt.Sscanf(strings.ReplaceAll(line, ":", " "), "%d %d %s", &g, &i, &pad); err != nil {
+			t.Fatalf("garbled frame %q: %v", line, err)
+		}
+		if i != next[g] || len(pad) != 100+i {
+			t.Fatalf("sender %d: got message %d (pad %d), want %d", g, i, len(pad), next[g])
+		}
+		next[g]++
+	}
+	if got := c.ReadText(); got != "end" {
+		t.Fatalf("got %q, want the handler's result after its sends", got)
+	}
+}
+
+// Send on a Conn whose client went away never blocks past the write
+// timeout and never panics, even while the connection is being torn down.
+func TestSendRacingClientDrop(t *testing.T) {
+	results := make(chan error, 1)
+	h := serveRoutes(t, fiberws.WebSocket("/spam", func(ctx context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+		go func() {
+			var err error
+			for err == nil {
+				err = c.Send(strings.Repeat("y", 1024))
+			}
+			results <- err
+		}()
+		return "spamming", nil
+	}))
+	c := h.Dial(t, "/spam")
+	c.SendText("go")
+	if got := c.ReadText(); got != "spamming" {
+		t.Fatalf("got %q", got)
+	}
+	c.Drop()
+	if err := recv(t, results, "the sender to stop"); !errors.Is(err, fiberws.ErrClosed) {
+		t.Fatalf("Send after drop: %v, want ErrClosed", err)
+	}
+	h.waitIdle(t)
+}
+
+func TestSendPrepared(t *testing.T) {
+	p, err := fiberws.Prepare(reply{Line: "broadcast"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := serveRoutes(t, fiberws.WebSocket("/p", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+		if err := c.SendPrepared(p); err != nil {
+			return "", err
+		}
+		return "after", nil
+	}))
+	for range 2 {
+		c := h.Dial(t, "/p")
+		c.SendText("x")
+		if got := c.ReadText(); got != `{"line":"broadcast","count":0}` {
+			t.Fatalf("got %q", got)
+		}
+		if got := c.ReadText(); got != "after" {
+			t.Fatalf("got %q", got)
+		}
+	}
+}

@@ -1,0 +1,43 @@
+// Package hub broadcasts messages to rooms of fiberws connections.
+//
+// A Hub keeps rooms of *fiberws.Session members. A connection joins a room
+// with Join (and leaves it with the returned func, or by itself when it
+// closes); Broadcast encodes a value once and delivers it to every member
+// of a room, optionally except some (usually the sender):
+//
+//	h := hub.New()
+//
+//	fiberws.WebSocket("/chat/:room", func(ctx context.Context, c *fiberws.Conn[string], msg *string) (string, error) {
+//		room := c.Params("room")
+//		if msg == nil { // on-connect trigger; leaving is automatic on close
+//			_, err := h.Join(room, c.Session)
+//			return "welcome", err
+//		}
+//		return "sent", hub.Broadcast(h, room, *msg, c.Session)
+//	}, fiberws.OnConnect())
+//
+// # Slow clients
+//
+// A client that stops reading never delays the others. Every member has a
+// bounded outgoing queue (Config.QueueSize) drained by a writer goroutine of
+// its own, started when the queue becomes non-empty and gone when it is
+// empty again, so an idle member costs no goroutine. Broadcast only appends
+// to the queues and never waits for a socket.
+//
+// When a member's queue is full, the member is dropped: the connection is
+// closed with 1008 (policy violation) and reason "slow consumer"
+// (fiberws.Session.CloseSlowConsumer), and the hub sends it nothing more.
+// A single write that takes longer than the connection's write timeout
+// (fiberws.Config.WriteTimeout) also ends the connection: fiberws then drops
+// the TCP connection at once (observers see 1006), since a peer that cannot
+// take a data frame cannot take a close frame either. Either way the
+// member leaves its rooms when the connection's cleanups run.
+//
+// # Brokers
+//
+// Broadcasts go through a Broker, which carries them to every Hub that
+// subscribed to the room. The default, NewMemoryBroker, is in-process. A
+// multi-node broker (Redis pub/sub, NATS…) implements the same two-method
+// interface and is set in Config.Broker; code that uses the Hub does not
+// change.
+package hub

@@ -1,0 +1,291 @@
+package hub
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/fiberws/fiberws"
+)
+
+// ErrClosed is returned by Publish and Broadcast after Close.
+var ErrClosed = errors.New("hub: closed")
+
+// Hub keeps rooms of connections and broadcasts to them. Create one with
+// New, usually one per app, and share it between routes; all methods are
+// safe for concurrent use.
+type Hub struct {
+	id     string
+	cfg    Config
+	broker Broker
+
+	mu      sync.Mutex
+	rooms   map[string]*room
+	members map[*fiberws.Session]*member
+	closed  bool
+
+	// writers counts the goroutines the hub started (queue writers and
+	// slow-consumer closes); Close waits for them.
+	writers sync.WaitGroup
+}
+
+// room is the local membership of one room and its broker subscription.
+type room struct {
+	name    string
+	mu      sync.RWMutex
+	members map[*member]struct{}
+	cancel  func()
+}
+
+// New creates a Hub. Zero fields of config take ConfigDefault's values.
+func New(config ...Config) *Hub {
+	cfg := configDefault(config...)
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return &Hub{
+		id:      hex.EncodeToString(id[:]),
+		cfg:     cfg,
+		broker:  cfg.Broker,
+		rooms:   map[string]*room{},
+		members: map[*fiberws.Session]*member{},
+	}
+}
+
+// ID is this hub's random identifier, the Origin of the envelopes it
+// publishes.
+func (h *Hub) ID() string { return h.id }
+
+// Join adds s to room and returns a func that removes it again. Calling
+// Join again for a room s is already in changes nothing and returns a
+// working leave func. The session leaves all its rooms by itself when the
+// connection closes (through Session.Cleanup), so calling leave is only
+// needed to leave a room while staying connected. leave is idempotent.
+//
+// Joining a closed hub, or with a connection that is already closed, does
+// nothing. It returns an error only when the broker cannot subscribe to
+// the room; s has then not joined.
+func (h *Hub) Join(roomName string, s *fiberws.Session) (leave func(), err error) {
+	noop := func() {}
+	if s == nil {
+		return noop, nil
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return noop, nil
+	}
+	m := h.members[s]
+	newMember := m == nil
+	if newMember {
+		m = &member{h: h, s: s, rooms: map[string]uint64{}}
+		h.members[s] = m
+	}
+	if gen, ok := m.rooms[roomName]; ok {
+		h.mu.Unlock()
+		return h.leaveFunc(roomName, m, gen), nil
+	}
+	r := h.rooms[roomName]
+	if r == nil {
+		r = &room{name: roomName, members: map[*member]struct{}{}}
+		cancel, err := h.broker.Subscribe(roomName, r.deliverFunc(h))
+		if err != nil {
+			if newMember {
+				delete(h.members, s)
+			}
+			h.mu.Unlock()
+			return noop, err
+		}
+		r.cancel = cancel
+		h.rooms[roomName] = r
+	}
+	m.gen++
+	gen := m.gen
+	m.rooms[roomName] = gen
+	r.mu.Lock()
+	r.members[m] = struct{}{}
+	r.mu.Unlock()
+	h.mu.Unlock()
+
+	if newMember {
+		// Runs at once if the connection is already closed.
+		s.Cleanup(func() { h.leaveAll(m) })
+	}
+	return h.leaveFunc(roomName, m, gen), nil
+}
+
+func (h *Hub) leaveFunc(roomName string, m *member, gen uint64) func() {
+	var once sync.Once
+	return func() { once.Do(func() { h.leave(roomName, m, gen) }) }
+}
+
+// leave removes m from one room, if it is still the membership gen.
+func (h *Hub) leave(roomName string, m *member, gen uint64) {
+	h.mu.Lock()
+	if got, ok := m.rooms[roomName]; !ok || got != gen || h.members[m.s] != m {
+		h.mu.Unlock()
+		return
+	}
+	delete(m.rooms, roomName)
+	cancel := h.removeFromRoom(roomName, m)
+	last := len(m.rooms) == 0
+	if last {
+		delete(h.members, m.s)
+	}
+	h.mu.Unlock()
+	if last {
+		m.stop()
+	}
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// leaveAll removes m from every room: the connection closed.
+func (h *Hub) leaveAll(m *member) {
+	var cancels []func()
+	h.mu.Lock()
+	if h.members[m.s] == m {
+		for name := range m.rooms {
+			if cancel := h.removeFromRoom(name, m); cancel != nil {
+				cancels = append(cancels, cancel)
+			}
+		}
+		clear(m.rooms)
+		delete(h.members, m.s)
+	}
+	h.mu.Unlock()
+	m.stop()
+	for _, cancel := range cancels {
+		cancel()
+	}
+}
+
+// removeFromRoom takes m out of the room; when the room is left empty it
+// is dropped and its broker cancel func returned, to be called without
+// h.mu held. Call with h.mu held.
+func (h *Hub) removeFromRoom(roomName string, m *member) (cancel func()) {
+	r := h.rooms[roomName]
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	delete(r.members, m)
+	empty := len(r.members) == 0
+	r.mu.Unlock()
+	if !empty {
+		return nil
+	}
+	delete(h.rooms, roomName)
+	return r.cancel
+}
+
+// Publish sends an already prepared message to every member of room (on
+// every hub the broker reaches), except the sessions listed in except.
+// It only queues the message: it never waits for a client. A nil p sends
+// nothing. Use it to send one prepared message to several rooms; for a
+// single value, Broadcast is shorter.
+func (h *Hub) Publish(roomName string, p *fiberws.PreparedMessage, except ...*fiberws.Session) error {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if p == nil {
+		return nil
+	}
+	env := Envelope{Message: p, Origin: h.id}
+	for _, s := range except {
+		if s != nil {
+			env.Except = append(env.Except, s.ID())
+		}
+	}
+	return h.broker.Publish(roomName, env)
+}
+
+// Broadcast encodes v once, the way a handler result is encoded (string:
+// text frame, []byte: binary frame, nil pointer: nothing, anything else:
+// JSON text), and sends it to every member of room except the sessions in
+// except (pass the sender to leave it out). It returns the encoding or
+// broker error, or ErrClosed after h.Close; slow members do not make it
+// fail or wait.
+func Broadcast[T any](h *Hub, roomName string, v T, except ...*fiberws.Session) error {
+	p, err := fiberws.Prepare(v)
+	if err != nil {
+		return err
+	}
+	return h.Publish(roomName, p, except...)
+}
+
+// deliverFunc is the room's broker subscriber: it queues the envelope's
+// message for every local member it is meant for.
+func (r *room) deliverFunc(h *Hub) func(Envelope) {
+	return func(env Envelope) {
+		own := env.Origin == h.id
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		for m := range r.members {
+			if own && len(env.Except) > 0 && slices.Contains(env.Except, m.s.ID()) {
+				continue
+			}
+			m.enqueue(env.Message)
+		}
+	}
+}
+
+// Members is how many connections of this hub are in room now. Members
+// being dropped as slow consumers count until their connection has closed.
+func (h *Hub) Members(roomName string) int {
+	h.mu.Lock()
+	r := h.rooms[roomName]
+	h.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.members)
+}
+
+// Rooms lists, sorted, the rooms that have at least one member on this hub.
+func (h *Hub) Rooms() []string {
+	h.mu.Lock()
+	names := make([]string, 0, len(h.rooms))
+	for name := range h.rooms {
+		names = append(names, name)
+	}
+	h.mu.Unlock()
+	slices.Sort(names)
+	return names
+}
+
+// Close empties every room, cancels the broker subscriptions, discards
+// queued messages and waits for writes in flight (each bounded by its
+// connection's write timeout). It does not close the connections: that is
+// the fiberws Server's job on shutdown. After Close, Join does nothing and
+// Publish and Broadcast return ErrClosed. Close is idempotent.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		h.writers.Wait()
+		return nil
+	}
+	h.closed = true
+	rooms, members := h.rooms, h.members
+	h.rooms, h.members = map[string]*room{}, map[*fiberws.Session]*member{}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		clear(r.members)
+		r.mu.Unlock()
+		r.cancel()
+	}
+	for _, m := range members {
+		m.stop()
+	}
+	h.writers.Wait()
+	return nil
+}

@@ -1,0 +1,374 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/hub"
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/goleak"
+)
+
+// TestMain checks, after every test and example has cleaned up, that no
+// goroutine (hub writers, slow-consumer closes, connections) was left
+// behind. Two fasthttp goroutines outlive a server on purpose: the
+// process-wide Date header refresher, and each stopped server's worker
+// pool cleaner, which sleeps up to 10s before it notices the stop.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	)
+}
+
+// roomCtrl serves /rooms/:room/:who: a connection joins :room on connect;
+// "leave" leaves the room (staying connected), "all:<text>" broadcasts text
+// to the whole room, any other text to everyone but the sender.
+type roomCtrl struct {
+	prefix   string
+	h        *hub.Hub
+	sessions sync.Map // who -> *fiberws.Session
+	leaves   sync.Map // *fiberws.Session -> func()
+}
+
+func (c *roomCtrl) Prefix() string { return c.prefix }
+
+func (c *roomCtrl) Routes() []fiberws.Route {
+	return []fiberws.Route{
+		fiberws.WebSocket("/rooms/:room/:who", func(ctx context.Context, conn *fiberws.Conn[*string], msg *string) (*string, error) {
+			room := conn.Params("room")
+			switch {
+			case msg == nil: // on-connect trigger
+				leave, err := c.h.Join(room, conn.Session)
+				c.sessions.Store(conn.Params("who"), conn.Session)
+				c.leaves.Store(conn.Session, leave)
+				return nil, err
+			case *msg == "leave":
+				if leave, ok := c.leaves.Load(conn.Session); ok {
+					leave.(func())()
+				}
+				return nil, nil
+			case len(*msg) > 4 && (*msg)[:4] == "all:":
+				return nil, hub.Broadcast(c.h, room, (*msg)[4:])
+			}
+			return nil, hub.Broadcast(c.h, room, *msg, conn.Session)
+		}, fiberws.OnConnect()),
+	}
+}
+
+func (c *roomCtrl) session(t *testing.T, who string) *fiberws.Session {
+	t.Helper()
+	v, ok := c.sessions.Load(who)
+	if !ok {
+		t.Fatalf("no session for %q", who)
+	}
+	return v.(*fiberws.Session)
+}
+
+// summaries records the observers' summaries.
+type summaries struct {
+	mu   sync.Mutex
+	list []fiberws.Summary
+}
+
+func (s *summaries) OnRequest(hooks.Request) {}
+func (s *summaries) OnSummary(sum fiberws.Summary) {
+	s.mu.Lock()
+	s.list = append(s.list, sum)
+	s.mu.Unlock()
+}
+
+func (s *summaries) find(who string) (fiberws.Summary, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sum := range s.list {
+		if sum.Params["who"] == who {
+			return sum, true
+		}
+	}
+	return fiberws.Summary{}, false
+}
+
+type setup struct {
+	srv  *fiberwstest.Server
+	ctrl *roomCtrl
+	h    *hub.Hub
+	obs  *summaries
+}
+
+func start(t *testing.T, hcfg hub.Config, wcfg fiberws.Config) *setup {
+	t.Helper()
+	h := hub.New(hcfg)
+	t.Cleanup(func() { _ = h.Close() })
+	obs := &summaries{}
+	wcfg.Observers = append(wcfg.Observers, obs)
+	ctrl := &roomCtrl{h: h}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	ws := fiberws.New(wcfg)
+	if err := ws.Register(app, ctrl); err != nil {
+		t.Fatal(err)
+	}
+	srv := fiberwstest.Serve(t, app)
+	// Cleanups run last registered first: the test's clients close, then
+	// this waits for their connections to wind down, then the app stops.
+	t.Cleanup(func() {
+		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", ws.Connections())
+	})
+	return &setup{srv: srv, ctrl: ctrl, h: h, obs: obs}
+}
+
+func waitMembers(t *testing.T, h *hub.Hub, room string, n int) {
+	t.Helper()
+	fiberwstest.Eventually(t, func() bool { return h.Members(room) == n }, "members of %q: got %d, want %d", room, h.Members(room), n)
+}
+
+func TestThousandClientsAllReceive(t *testing.T) {
+	const n = 1000
+	s := start(t, hub.Config{}, fiberws.Config{})
+
+	clients := make([]*fiberwstest.Client, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				clients[i], _, errs[i] = s.srv.TryDial(fmt.Sprintf("/rooms/big/c%d", i))
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, c := range clients {
+		if errs[i] != nil {
+			t.Fatalf("dial client %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { _ = c.Conn().Close() })
+	}
+	waitMembers(t, s.h, "big", n)
+
+	start := time.Now()
+	if err := hub.Broadcast(s.h, "big", map[string]string{"text": "hello everyone"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clients {
+		mt, data, err := c.Read()
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		if mt != websocket.TextMessage || string(data) != `{"text":"hello everyone"}` {
+			t.Fatalf("client %d got %q (type %d)", i, data, mt)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("delivering to %d clients took %v", n, d)
+	}
+	t.Logf("broadcast to %d clients delivered in %v", n, time.Since(start))
+}
+
+// TestSlowConsumerDoesNotDelayOthers: one member never reads. Large
+// broadcasts fill its TCP buffers, then its queue; it must be dropped with
+// 1008 while the others keep receiving every message without waiting for
+// it (the write timeout is 2s: a hub that waited would stall that long).
+func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
+	const (
+		size     = 128 << 10
+		maxSteps = 600
+		after    = 20 // broadcasts after the drop
+	)
+	s := start(t, hub.Config{QueueSize: 8}, fiberws.Config{WriteTimeout: 2 * time.Second})
+
+	fast := []*fiberwstest.Client{
+		s.srv.Dial(t, "/rooms/r/fast1"),
+		s.srv.Dial(t, "/rooms/r/fast2"),
+		s.srv.Dial(t, "/rooms/r/fast3"),
+	}
+	slowClient := s.srv.Dial(t, "/rooms/r/slow") // never reads
+	waitMembers(t, s.h, "r", 4)
+	slow := s.ctrl.session(t, "slow")
+
+	payload := make([]byte, size)
+	var maxStep time.Duration
+	dropped := -1
+	step := 0
+	for ; step < maxSteps && (dropped < 0 || step < dropped+after); step++ {
+		binary.BigEndian.PutUint32(payload, uint32(step))
+		begin := time.Now()
+		if err := hub.Broadcast(s.h, "r", payload); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range fast {
+			mt, data, err := c.Read()
+			if err != nil {
+				t.Fatalf("step %d: fast client %d: %v", step, i, err)
+			}
+			if mt != websocket.BinaryMessage || len(data) != size || !bytes.Equal(data, payload) {
+				t.Fatalf("step %d: fast client %d got a wrong message (type %d, %d bytes, seq %d)",
+					step, i, mt, len(data), binary.BigEndian.Uint32(data))
+			}
+		}
+		maxStep = max(maxStep, time.Since(begin))
+		if dropped < 0 && slow.Closed() {
+			dropped = step
+		}
+	}
+	if dropped < 0 {
+		t.Fatalf("slow client not dropped after %d broadcasts of %d bytes", maxSteps, size)
+	}
+	t.Logf("slow client dropped at broadcast %d; %d broadcasts, slowest round trip %v", dropped, step, maxStep)
+	if maxStep > time.Second {
+		t.Errorf("a broadcast took %v to reach the fast clients; the slow one delayed them", maxStep)
+	}
+
+	// The drop is 1008 "slow consumer", as the observers see it once the
+	// connection has ended. The client goes away here: fiberws cannot yet
+	// drop the TCP connection of a client that stays connected without
+	// reading (its NetConn().Close() is a no-op on a fasthttp hijacked
+	// connection), so without this the session would only end when the
+	// client does.
+	slowClient.Drop()
+	fiberwstest.Eventually(t, func() bool { _, ok := s.obs.find("slow"); return ok }, "no summary for the slow client")
+	sum, _ := s.obs.find("slow")
+	if sum.CloseCode != fiberws.ClosePolicyViolation || sum.CloseReason != "slow consumer" {
+		t.Errorf("slow client closed with %d %q, want 1008 \"slow consumer\"", sum.CloseCode, sum.CloseReason)
+	}
+	waitMembers(t, s.h, "r", 3)
+	for _, who := range []string{"fast1", "fast2", "fast3"} {
+		if _, ok := s.obs.find(who); ok {
+			t.Errorf("%s was closed too", who)
+		}
+	}
+}
+
+func TestMembersLeaveOnClose(t *testing.T) {
+	s := start(t, hub.Config{}, fiberws.Config{})
+	a := s.srv.Dial(t, "/rooms/x/a")
+	b := s.srv.Dial(t, "/rooms/x/b")
+	c := s.srv.Dial(t, "/rooms/y/c")
+	waitMembers(t, s.h, "x", 2)
+	waitMembers(t, s.h, "y", 1)
+	if got := s.h.Rooms(); fmt.Sprint(got) != "[x y]" {
+		t.Fatalf("rooms %v", got)
+	}
+
+	if code := a.Close(1000, "bye"); code != 1000 {
+		t.Fatalf("close answered %d", code)
+	}
+	waitMembers(t, s.h, "x", 1)
+
+	b.Drop() // no close handshake
+	waitMembers(t, s.h, "x", 0)
+	if got := s.h.Rooms(); fmt.Sprint(got) != "[y]" {
+		t.Fatalf("rooms after x emptied: %v", got)
+	}
+
+	// Leaving explicitly while staying connected.
+	c.SendText("leave")
+	waitMembers(t, s.h, "y", 0)
+	if got := s.h.Rooms(); len(got) != 0 {
+		t.Fatalf("rooms after all left: %v", got)
+	}
+	if err := hub.Broadcast(s.h, "y", "nobody hears this"); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.Close(1000, ""); code != 1000 {
+		t.Fatalf("close answered %d", code)
+	}
+}
+
+func TestBroadcastExceptSender(t *testing.T) {
+	s := start(t, hub.Config{}, fiberws.Config{})
+	a := s.srv.Dial(t, "/rooms/r/a")
+	b := s.srv.Dial(t, "/rooms/r/b")
+	c := s.srv.Dial(t, "/rooms/r/c")
+	waitMembers(t, s.h, "r", 3)
+
+	a.SendText("from a")     // everyone but a
+	a.SendText("all:to all") // everyone, a included
+	for name, cl := range map[string]*fiberwstest.Client{"b": b, "c": c} {
+		if got := cl.ReadText(); got != "from a" {
+			t.Fatalf("%s got %q, want %q", name, got, "from a")
+		}
+		if got := cl.ReadText(); got != "to all" {
+			t.Fatalf("%s got %q, want %q", name, got, "to all")
+		}
+	}
+	// Per member, messages keep broadcast order: had a received its own
+	// message, it would come before "to all".
+	if got := a.ReadText(); got != "to all" {
+		t.Fatalf("sender got %q, want only %q", got, "to all")
+	}
+}
+
+// TestSharedBroker: two hubs on one broker behave as two nodes: a
+// broadcast reaches the members of both, and "except" still leaves out the
+// sender only.
+func TestSharedBroker(t *testing.T) {
+	broker := hub.NewMemoryBroker()
+	h1 := hub.New(hub.Config{Broker: broker})
+	h2 := hub.New(hub.Config{Broker: broker})
+	t.Cleanup(func() { _ = h1.Close(); _ = h2.Close() })
+	c1, c2 := &roomCtrl{prefix: "/one", h: h1}, &roomCtrl{prefix: "/two", h: h2}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	ws := fiberws.New()
+	if err := ws.Register(app, c1, c2); err != nil {
+		t.Fatal(err)
+	}
+	srv := fiberwstest.Serve(t, app)
+	t.Cleanup(func() {
+		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", ws.Connections())
+	})
+	a := srv.Dial(t, "/one/rooms/r/a")
+	b := srv.Dial(t, "/two/rooms/r/b")
+	waitMembers(t, h1, "r", 1)
+	waitMembers(t, h2, "r", 1)
+
+	a.SendText("hi from node one")
+	if got := b.ReadText(); got != "hi from node one" {
+		t.Fatalf("b got %q", got)
+	}
+	b.SendText("all:hello both")
+	for name, cl := range map[string]*fiberwstest.Client{"a": a, "b": b} {
+		if got := cl.ReadText(); got != "hello both" {
+			t.Fatalf("%s got %q", name, got)
+		}
+	}
+}
+
+func TestClosedHub(t *testing.T) {
+	s := start(t, hub.Config{}, fiberws.Config{})
+	a := s.srv.Dial(t, "/rooms/r/a")
+	waitMembers(t, s.h, "r", 1)
+	if err := s.h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.h.Members("r"); n != 0 {
+		t.Fatalf("members after Close: %d", n)
+	}
+	if err := hub.Broadcast(s.h, "r", "late"); err != hub.ErrClosed {
+		t.Fatalf("Broadcast after Close: %v, want ErrClosed", err)
+	}
+	leave, err := s.h.Join("r", s.ctrl.session(t, "a"))
+	if err != nil || s.h.Members("r") != 0 {
+		t.Fatalf("Join after Close: err %v, members %d", err, s.h.Members("r"))
+	}
+	leave()
+	// The connection itself stays open: closing it is the server's job.
+	if code := a.Close(1000, ""); code != 1000 {
+		t.Fatalf("close answered %d", code)
+	}
+}

@@ -10,8 +10,10 @@ import (
 // A decoder turns a frame payload into a handler body. It is chosen once,
 // when the route is built, from the body type: string and []byte take the
 // payload as it is (copied, so the handler may keep it), pointers to them
-// allocate, and every other type is JSON.
-type decoder[T any] func(data []byte, dst *T) error
+// allocate, and every other type is JSON. It returns the body instead of
+// filling a pointer so that string and []byte bodies cost one allocation
+// (the copy) and nothing escapes to the heap.
+type decoder[T any] func(data []byte) (T, error)
 
 // An encoder turns a handler result into a frame. skip is true for a nil
 // pointer, which sends nothing. The returned data may alias v (strings) and
@@ -22,35 +24,32 @@ func newDecoder[T any]() decoder[T] {
 	var zero T
 	switch any(&zero).(type) {
 	case *string:
-		return func(data []byte, dst *T) error {
-			*any(dst).(*string) = string(data)
-			return nil
+		return func(data []byte) (T, error) {
+			return any(string(data)).(T), nil
 		}
 	case *[]byte:
-		return func(data []byte, dst *T) error {
-			*any(dst).(*[]byte) = append([]byte(nil), data...)
-			return nil
+		return func(data []byte) (T, error) {
+			return any(append([]byte(nil), data...)).(T), nil
 		}
 	case **string:
-		return func(data []byte, dst *T) error {
+		return func(data []byte) (T, error) {
 			s := string(data)
-			*any(dst).(**string) = &s
-			return nil
+			return any(&s).(T), nil
 		}
 	case **[]byte:
-		return func(data []byte, dst *T) error {
+		return func(data []byte) (T, error) {
 			b := append([]byte(nil), data...)
-			*any(dst).(**[]byte) = &b
-			return nil
+			return any(&b).(T), nil
 		}
 	case *None:
-		return func([]byte, *T) error { return nil }
+		return func([]byte) (T, error) { return zero, nil }
 	}
-	return func(data []byte, dst *T) error {
-		if err := json.Unmarshal(data, dst); err != nil {
-			return &DecodeError{Err: err}
+	return func(data []byte) (T, error) {
+		var v T
+		if err := json.UnmarshalNoEscape(data, &v); err != nil {
+			return v, &DecodeError{Err: err}
 		}
-		return nil
+		return v, nil
 	}
 }
 
@@ -86,7 +85,7 @@ func newEncoder[T any]() encoder[T] {
 		return func(T) (MessageType, []byte, bool, error) { return 0, nil, true, nil }
 	}
 	jsonEncode := func(v T) (MessageType, []byte, bool, error) {
-		data, err := json.Marshal(v)
+		data, err := json.MarshalNoEscape(v)
 		return Text, data, false, err
 	}
 	if reflect.TypeFor[T]().Kind() == reflect.Pointer {

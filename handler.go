@@ -18,7 +18,8 @@ type twoWay[In, Out any] struct {
 func (t *twoWay[In, Out]) handle(ctx context.Context, m *Message) error {
 	var in In
 	if !m.Connect {
-		if err := t.dec(m.Data, &in); err != nil {
+		var err error
+		if in, err = t.dec(m.Data); err != nil {
 			return err
 		}
 	}
@@ -38,7 +39,8 @@ type twoWayStream[In, Out any] struct {
 func (t *twoWayStream[In, Out]) handle(ctx context.Context, m *Message) error {
 	var in In
 	if !m.Connect {
-		if err := t.dec(m.Data, &in); err != nil {
+		var err error
+		if in, err = t.dec(m.Data); err != nil {
 			return err
 		}
 	}
@@ -58,7 +60,8 @@ type receiveOnly[In any] struct {
 func (r *receiveOnly[In]) handle(ctx context.Context, m *Message) error {
 	var in In
 	if !m.Connect {
-		if err := r.dec(m.Data, &in); err != nil {
+		var err error
+		if in, err = r.dec(m.Data); err != nil {
 			return err
 		}
 	}

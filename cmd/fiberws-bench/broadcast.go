@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	contribws "github.com/gofiber/contrib/websocket"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/hub"
+)
+
+const room = "bench"
+
+// broadcaster is the server side of the broadcast runs: raw contrib
+// members written to by a plain loop, or fiberws members of a hub.
+type broadcaster struct {
+	mu  sync.Mutex
+	raw map[*contribws.Conn]struct{}
+	hub *hub.Hub
+}
+
+func newBroadcaster() *broadcaster {
+	return &broadcaster{raw: map[*contribws.Conn]struct{}{}}
+}
+
+// rawMember keeps a contrib connection in the raw set until it closes.
+func (b *broadcaster) rawMember(c *contribws.Conn) {
+	b.mu.Lock()
+	b.raw[c] = struct{}{}
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.raw, c)
+		b.mu.Unlock()
+	}()
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
+// hubRoute is the fiberws broadcast route: every connection joins the
+// hub's room at connect and sends nothing.
+func (b *broadcaster) hubRoute() (fiberws.Route, bool) {
+	b.hub = hub.New()
+	h := b.hub
+	return fiberws.WebSocket("/bc", func(_ context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
+		if msg == nil {
+			_, err := h.Join(room, c.Session)
+			return nil, err
+		}
+		return nil, nil
+	}, fiberws.OnConnect()), true
+}
+
+func (b *broadcaster) members() int {
+	if b.hub != nil {
+		return b.hub.Members(room)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.raw)
+}
+
+// broadcast sends msg to every member: through the hub (which queues and
+// returns) or with the plain loop a hand-written contrib server has.
+func (b *broadcaster) broadcast(msg string) (int, error) {
+	if b.hub != nil {
+		return b.hub.Members(room), hub.Broadcast(b.hub, room, msg)
+	}
+	b.mu.Lock()
+	conns := make([]*contribws.Conn, 0, len(b.raw))
+	for c := range b.raw {
+		conns = append(conns, c)
+	}
+	b.mu.Unlock()
+	if len(conns) == 0 {
+		return 0, errors.New("no members")
+	}
+	data := []byte(msg)
+	for _, c := range conns {
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_ = c.WriteMessage(contribws.TextMessage, data)
+	}
+	return len(conns), nil
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// ioTimeout bounds every single read, write and dial of the client.
+const ioTimeout = 10 * time.Second
+
+var dialer = websocket.Dialer{
+	HandshakeTimeout: ioTimeout,
+	ReadBufferSize:   4096,
+	WriteBufferSize:  4096,
+	NetDial: func(network, addr string) (net.Conn, error) {
+		return net.DialTimeout(network, addr, ioTimeout)
+	},
+}
+
+// dialAll opens n connections to url, at most par at a time.
+func dialAll(url string, n, par int) ([]*websocket.Conn, error) {
+	conns := make([]*websocket.Conn, n)
+	var firstErr error
+	var mu sync.Mutex
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < par && w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				c, resp, err := dialer.Dial(url, nil)
+				if resp != nil && resp.Body != nil {
+					_ = resp.Body.Close()
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("dial %s: %w", url, err)
+					}
+					mu.Unlock()
+					return
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		closeAll(conns)
+		return nil, firstErr
+	}
+	return conns, nil
+}
+
+func closeAll(conns []*websocket.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+			_ = c.Close()
+		}
+	}
+}
+
+// readInto reads one message into buf (grown if needed), returning it.
+func readInto(c *websocket.Conn, buf []byte) ([]byte, error) {
+	_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
+	_, r, err := c.NextReader()
+	if err != nil {
+		return buf, err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func write(c *websocket.Conn, msg []byte) error {
+	_ = c.SetWriteDeadline(time.Now().Add(ioTimeout))
+	return c.WriteMessage(websocket.TextMessage, msg)
+}
+
+// loadResult is what one echo load measured on the client side.
+type loadResult struct {
+	msgs    int64
+	elapsed time.Duration
+	lat     []time.Duration // one per message (ping-pong) or per reply (pipelined)
+	err     error
+}
+
+// pingPong sends m messages on each connection, each after the previous
+// reply arrived, until done or until limit has passed.
+func pingPong(conns []*websocket.Conn, m int, msg []byte, limit time.Duration) loadResult {
+	lats := make([][]time.Duration, len(conns))
+	var total atomic.Int64
+	var errOnce sync.Once
+	var firstErr error
+	deadline := time.Now().Add(limit)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, len(msg)*2+64)
+			l := make([]time.Duration, 0, m)
+			var err error
+			for j := 0; j < m; j++ {
+				if j%64 == 0 && time.Now().After(deadline) {
+					break
+				}
+				t0 := time.Now()
+				if err = write(c, msg); err != nil {
+					break
+				}
+				if buf, err = readInto(c, buf); err != nil {
+					break
+				}
+				if len(buf) != len(msg) {
+					err = fmt.Errorf("reply of %d bytes, want %d", len(buf), len(msg))
+					break
+				}
+				l = append(l, time.Since(t0))
+			}
+			if err != nil {
+				errOnce.Do(func() { firstErr = err })
+			}
+			lats[i] = l
+			total.Add(int64(len(l)))
+		}()
+	}
+	wg.Wait()
+	return loadResult{msgs: total.Load(), elapsed: time.Since(start), lat: flatten(lats), err: firstErr}
+}
+
+// pipelined keeps up to window messages in flight on each connection: a
+// writer sends while fewer than window replies are outstanding, a reader
+// takes the replies (which come back in order).
+func pipelined(conns []*websocket.Conn, m, window int, msg []byte, limit time.Duration) loadResult {
+	lats := make([][]time.Duration, len(conns))
+	var total atomic.Int64
+	var errOnce sync.Once
+	var firstErr error
+	fail := func(err error) { errOnce.Do(func() { firstErr = err }) }
+	deadline := time.Now().Add(limit)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sent := make([]time.Time, m)
+			credits := make(chan struct{}, window)
+			for k := 0; k < window; k++ {
+				credits <- struct{}{}
+			}
+			stop := make(chan struct{})
+			var nsent atomic.Int64
+			writerDone := make(chan struct{})
+			go func() {
+				defer close(writerDone)
+				for j := 0; j < m; j++ {
+					select {
+					case <-credits:
+					case <-stop:
+						return
+					}
+					if j%64 == 0 && time.Now().After(deadline) {
+						return
+					}
+					sent[j] = time.Now()
+					nsent.Store(int64(j + 1))
+					if err := write(c, msg); err != nil {
+						fail(err)
+						return
+					}
+				}
+			}()
+			buf := make([]byte, 0, len(msg)*2+64)
+			l := make([]time.Duration, 0, m)
+			var err error
+			for j := 0; j < m; j++ {
+				if int64(j) >= nsent.Load() {
+					// The writer stopped early (deadline or error)?
+					select {
+					case <-writerDone:
+						if int64(j) >= nsent.Load() {
+							j = m
+							continue
+						}
+					default:
+					}
+				}
+				if buf, err = readInto(c, buf); err != nil {
+					fail(err)
+					break
+				}
+				l = append(l, time.Since(sent[j]))
+				credits <- struct{}{}
+			}
+			close(stop)
+			<-writerDone
+			lats[i] = l
+			total.Add(int64(len(l)))
+		}()
+	}
+	wg.Wait()
+	return loadResult{msgs: total.Load(), elapsed: time.Since(start), lat: flatten(lats), err: firstErr}
+}
+
+func flatten(parts [][]time.Duration) []time.Duration {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]time.Duration, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// percentile returns the q-quantile (0..1) of d, sorting it in place.
+func percentile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	if !sort.SliceIsSorted(d, func(i, j int) bool { return d[i] < d[j] }) {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	}
+	i := int(q * float64(len(d)-1))
+	return d[i]
+}
+
+// holdIdle keeps conns open, each with a reader that answers pings, until
+// stop closes; it returns how many connections failed meanwhile.
+func holdIdle(conns []*websocket.Conn, stop <-chan struct{}) (failed func() int64, wait func()) {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				// No deadline: the reader ends when stop closes the socket.
+				if _, _, err := c.NextReader(); err != nil {
+					select {
+					case <-stop:
+					default:
+						n.Add(1)
+					}
+					return
+				}
+			}
+		}()
+	}
+	return n.Load, wg.Wait
+}
+
+// receiveBroadcasts waits on every connection for one message and returns
+// when the last arrived (or the timeout passed).
+func receiveBroadcast(conns []*websocket.Conn, timeout time.Duration) (last time.Time, got int64, err error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	var firstErr error
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.SetReadDeadline(time.Now().Add(timeout))
+			if _, _, rerr := c.ReadMessage(); rerr != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = rerr
+				}
+				mu.Unlock()
+				return
+			}
+			t := time.Now()
+			n.Add(1)
+			mu.Lock()
+			if t.After(last) {
+				last = t
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil && n.Load() < int64(len(conns)) {
+		err = errors.Join(fmt.Errorf("%d of %d received", n.Load(), len(conns)), firstErr)
+	}
+	return last, n.Load(), err
+}

@@ -1,0 +1,629 @@
+// Command fiberws-bench measures fiberws against a hand-written
+// gofiber/contrib/websocket server, on loopback, in one invocation:
+//
+//   - echo ping-pong and pipelined: N connections × M messages × S bytes,
+//     for a string route and a JSON route (the raw JSON server decodes and
+//     encodes with go-json too);
+//   - idle connections: server RSS per connection, with and without ping
+//     keep-alive;
+//   - broadcast of one message to C clients: fiberws hub vs a plain loop.
+//
+// Every server runs in a child process (this binary re-executed with
+// -serve), pinned to CPU 0 while the client runs on CPU 1 (when taskset is
+// available and there are two CPUs), so server CPU time (/proc/<pid>/stat),
+// RSS and allocations (runtime.MemStats, read through a control endpoint
+// of the child) are the server's alone. Runs of fiberws and raw alternate,
+// and each figure is the median over the rounds.
+//
+//	go run ./cmd/fiberws-bench            # a few minutes
+//	go run ./cmd/fiberws-bench -quick     # about 20 seconds
+//
+// Results are printed as a table and written as JSON lines (-out).
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	conns, msgs, size, window, rounds int
+	idle                              int
+	idlePing                          time.Duration
+	bcClients, bcRounds               int
+	limit                             time.Duration
+	only                              string
+	out                               string
+	profile                           string
+	quick                             bool
+	noPin                             bool
+}
+
+func main() {
+	var (
+		serveKind = flag.String("serve", "", "internal: run a server child of this kind (raw, rawjson, string, json)")
+		servePing = flag.Duration("serve-ping", 0, "internal: keep-alive ping interval of the server child")
+		serveProf = flag.String("serve-prof", "", "internal: directory for the server child's profiles")
+		o         options
+	)
+	flag.IntVar(&o.conns, "conns", 50, "echo: connections")
+	flag.IntVar(&o.msgs, "msgs", 4000, "echo: messages per connection")
+	flag.IntVar(&o.size, "size", 64, "echo: message size in bytes")
+	flag.IntVar(&o.window, "window", 16, "pipelined echo: messages in flight per connection")
+	flag.IntVar(&o.rounds, "rounds", 3, "A/B rounds per scenario (the median is reported)")
+	flag.IntVar(&o.idle, "idle", 10000, "idle: connections")
+	flag.DurationVar(&o.idlePing, "idle-ping", time.Second, "idle: keep-alive ping interval for the with-ping runs")
+	flag.IntVar(&o.bcClients, "bc-clients", 5000, "broadcast: clients")
+	flag.IntVar(&o.bcRounds, "bc-rounds", 5, "broadcast: messages per run (the median time is reported)")
+	flag.DurationVar(&o.limit, "limit", 60*time.Second, "upper bound on any single load run")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenarios to run: pingpong, pipelined, idle, broadcast (default all)")
+	flag.StringVar(&o.out, "out", "fiberws-bench.jsonl", "file for the JSON lines (\"-\": stdout, \"\": none)")
+	flag.StringVar(&o.profile, "profile", "", "directory: write CPU and alloc profiles of the server children under load (slows them down)")
+	flag.BoolVar(&o.quick, "quick", false, "small sizes: finishes in about 20 seconds")
+	flag.BoolVar(&o.noPin, "nopin", false, "do not pin server and client to different CPUs")
+	flag.Parse()
+
+	if *serveKind != "" {
+		if err := serve(*serveKind, *servePing, *serveProf); err != nil {
+			fmt.Fprintln(os.Stderr, "fiberws-bench server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	pinSelf(o.noPin)
+	if o.quick {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		def := func(name string, p *int, v int) {
+			if !set[name] {
+				*p = v
+			}
+		}
+		def("conns", &o.conns, 20)
+		def("msgs", &o.msgs, 4000)
+		def("rounds", &o.rounds, 1)
+		def("idle", &o.idle, 2000)
+		def("bc-clients", &o.bcClients, 1000)
+		def("bc-rounds", &o.bcRounds, 3)
+		if !set["idle-ping"] {
+			o.idlePing = 300 * time.Millisecond
+		}
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "fiberws-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// pinSelf re-executes the client under "taskset -c 1" so that it and the
+// server children (on CPU 0) do not share a core.
+func pinSelf(noPin bool) {
+	if noPin || os.Getenv("FIBERWS_BENCH_PINNED") != "" || runtime.NumCPU() < 2 {
+		return
+	}
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
+	args := append([]string{"taskset", "-c", "1", exe}, os.Args[1:]...)
+	env := append(os.Environ(), "FIBERWS_BENCH_PINNED=1")
+	_ = syscall.Exec(taskset, args, env) // returns only on failure
+}
+
+func pinned() bool { return os.Getenv("FIBERWS_BENCH_PINNED") != "" }
+
+// raiseNoFile lifts the open-files soft limit to the hard limit.
+func raiseNoFile() {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+}
+
+// child is a running server process.
+type child struct {
+	kind  string
+	cmd   *exec.Cmd
+	stdin io.Closer
+	addr  string
+	pid   int
+}
+
+func startChild(kind string, ping time.Duration, profDir string) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{exe, "-serve", kind, "-serve-ping", ping.String()}
+	if profDir != "" {
+		args = append(args, "-serve-prof", profDir)
+	}
+	if pinned() {
+		if taskset, err := exec.LookPath("taskset"); err == nil {
+			args = append([]string{taskset, "-c", "0"}, args...)
+		}
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{kind: kind, cmd: cmd, stdin: stdin, pid: cmd.Process.Pid}
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case line := <-ready:
+		addr, ok := strings.CutPrefix(strings.TrimSpace(line), "READY ")
+		if !ok {
+			c.stop()
+			return nil, fmt.Errorf("server %s did not start: %q", kind, line)
+		}
+		c.addr = addr
+	case <-time.After(10 * time.Second):
+		c.stop()
+		return nil, fmt.Errorf("server %s did not start within 10s", kind)
+	}
+	return c, nil
+}
+
+// stop closes the child's stdin (it exits on EOF) and waits, bounded,
+// killing it if it does not go.
+func (c *child) stop() {
+	_ = c.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+func (c *child) get(path string) ([]byte, error) {
+	resp, err := httpClient.Get("http://" + c.addr + path)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s: HTTP %d: %s", path, resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+func (c *child) stats(path string) (stats, error) {
+	var s stats
+	body, err := c.get(path)
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(body, &s)
+}
+
+// cpu is the child's user and system CPU time so far.
+func (c *child) cpu() (user, sys time.Duration, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	// utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+	ut, err1 := strconv.ParseInt(fields[11], 10, 64)
+	st, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("parse %s", data)
+	}
+	const hz = 100 // USER_HZ, 100 on Linux
+	return time.Duration(ut) * time.Second / hz, time.Duration(st) * time.Second / hz, nil
+}
+
+// rss is the child's resident set size in bytes.
+func (c *child) rss() (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", c.pid)
+}
+
+// result is one measured run, one JSON line.
+type result struct {
+	Scenario   string  `json:"scenario"`
+	Server     string  `json:"server"`
+	Round      int     `json:"round"`
+	Conns      int     `json:"conns"`
+	Size       int     `json:"size,omitempty"`
+	Msgs       int64   `json:"msgs,omitempty"`
+	Seconds    float64 `json:"seconds,omitempty"`
+	MsgsPerSec float64 `json:"msgs_per_sec,omitempty"`
+	P50us      float64 `json:"p50_us,omitempty"`
+	P99us      float64 `json:"p99_us,omitempty"`
+	CPUus      float64 `json:"server_cpu_us_per_msg,omitempty"`
+	UserUS     float64 `json:"server_user_us_per_msg,omitempty"`
+	Allocs     float64 `json:"server_allocs_per_msg,omitempty"`
+	Bytes      float64 `json:"server_bytes_per_msg,omitempty"`
+	KBPerConn  float64 `json:"server_kb_per_conn,omitempty"`
+	Goroutines int     `json:"server_goroutines,omitempty"`
+	AllMs      float64 `json:"all_received_ms,omitempty"`
+	Err        string  `json:"error,omitempty"`
+}
+
+type suite struct {
+	o       options
+	results []result
+	jsonl   io.Writer
+}
+
+func (s *suite) record(r result) {
+	s.results = append(s.results, r)
+	if s.jsonl != nil {
+		line, _ := json.Marshal(r)
+		fmt.Fprintf(s.jsonl, "%s\n", line)
+	}
+	fmt.Fprintf(os.Stderr, "  %-10s %-16s round %d: %s\n", r.Scenario, r.Server, r.Round, brief(r))
+}
+
+func brief(r result) string {
+	switch {
+	case r.Err != "":
+		return "error: " + r.Err
+	case r.KBPerConn != 0:
+		return fmt.Sprintf("%.1f kB/conn", r.KBPerConn)
+	case r.AllMs != 0:
+		return fmt.Sprintf("%.1f ms until all received", r.AllMs)
+	}
+	return fmt.Sprintf("%.0f msgs/s, %.2f µs CPU/msg, %.2f allocs/msg", r.MsgsPerSec, r.CPUus, r.Allocs)
+}
+
+func run(o options) error {
+	raiseNoFile()
+	s := &suite{o: o}
+	switch o.out {
+	case "":
+	case "-":
+		s.jsonl = os.Stdout
+	default:
+		f, err := os.Create(o.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		s.jsonl = f
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
+		}
+		abs, err := filepath.Abs(o.profile)
+		if err != nil {
+			return err
+		}
+		s.o.profile = abs
+	}
+	want := func(name string) bool {
+		return o.only == "" || slices.Contains(strings.Split(o.only, ","), name)
+	}
+	where := "not pinned"
+	if pinned() {
+		where = "client on CPU 1, servers on CPU 0"
+	}
+	fmt.Fprintf(os.Stderr, "fiberws-bench: %s, %s\n", where, runtime.Version())
+	start := time.Now()
+	for _, sc := range []string{"pingpong", "pipelined"} {
+		if !want(sc) {
+			continue
+		}
+		for round := 0; round < o.rounds; round++ {
+			// Alternate the order of A and B from round to round.
+			pairs := [][2]string{{kindRaw, kindString}, {kindRawJSON, kindJSON}}
+			for _, p := range pairs {
+				a, b := p[0], p[1]
+				if round%2 == 1 {
+					a, b = b, a
+				}
+				for _, kind := range []string{a, b} {
+					s.record(s.echo(sc, kind, round))
+				}
+			}
+		}
+	}
+	if want("idle") {
+		for round := 0; round < max(1, o.rounds-1); round++ {
+			for _, ping := range []bool{false, true} {
+				a, b := kindRaw, kindString
+				if round%2 == 1 {
+					a, b = b, a
+				}
+				for _, kind := range []string{a, b} {
+					s.record(s.idle(kind, ping, round))
+				}
+			}
+		}
+	}
+	if want("broadcast") {
+		for round := 0; round < max(1, o.rounds-1); round++ {
+			a, b := kindRaw, kindString
+			if round%2 == 1 {
+				a, b = b, a
+			}
+			for _, kind := range []string{a, b} {
+				s.record(s.broadcast(kind, round))
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "fiberws-bench: done in %v\n", time.Since(start).Round(time.Second))
+	table, summary := s.summarize()
+	fmt.Println(table)
+	if s.jsonl != nil {
+		for _, line := range summary {
+			b, _ := json.Marshal(line)
+			fmt.Fprintf(s.jsonl, "%s\n", b)
+		}
+	}
+	return nil
+}
+
+func serverName(kind string) string {
+	switch kind {
+	case kindRaw:
+		return "raw contrib"
+	case kindRawJSON:
+		return "raw contrib+json"
+	case kindString:
+		return "fiberws string"
+	case kindJSON:
+		return "fiberws json"
+	}
+	return kind
+}
+
+func (s *suite) echo(scenario, kind string, round int) result {
+	o := s.o
+	r := result{Scenario: scenario, Server: serverName(kind), Round: round, Conns: o.conns, Size: o.size}
+	fail := func(err error) result { r.Err = err.Error(); return r }
+	profDir := ""
+	if o.profile != "" && round == 0 {
+		profDir = o.profile
+	}
+	c, err := startChild(kind, 0, profDir)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.stop()
+	conns, err := dialAll("ws://"+c.addr+"/ws", o.conns, 16)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeAll(conns)
+	msg := message(kind, o.size)
+	// Warm up: pools, stacks, the scheduler.
+	if w := pingPong(conns, 100, msg, o.limit); w.err != nil {
+		return fail(fmt.Errorf("warm-up: %w", w.err))
+	}
+	name := scenario + "-" + kind
+	if profDir != "" {
+		if _, err := c.get("/ctl/prof/start?name=" + name); err != nil {
+			return fail(err)
+		}
+	}
+	before, err := c.stats("/ctl/stats")
+	if err != nil {
+		return fail(err)
+	}
+	u0, s0, err := c.cpu()
+	if err != nil {
+		return fail(err)
+	}
+	var lr loadResult
+	if scenario == "pingpong" {
+		lr = pingPong(conns, o.msgs, msg, o.limit)
+	} else {
+		lr = pipelined(conns, o.msgs, o.window, msg, o.limit)
+	}
+	u1, s1, err := c.cpu()
+	if err != nil {
+		return fail(err)
+	}
+	after, err := c.stats("/ctl/stats")
+	if err != nil {
+		return fail(err)
+	}
+	if profDir != "" {
+		if _, err := c.get("/ctl/prof/stop?name=" + name); err != nil {
+			return fail(err)
+		}
+	}
+	if lr.err != nil {
+		r.Err = lr.err.Error()
+	}
+	n := float64(max(lr.msgs, 1))
+	r.Msgs = lr.msgs
+	r.Seconds = lr.elapsed.Seconds()
+	r.MsgsPerSec = float64(lr.msgs) / lr.elapsed.Seconds()
+	r.P50us = us(percentile(lr.lat, 0.50))
+	r.P99us = us(percentile(lr.lat, 0.99))
+	r.CPUus = us((u1-u0)+(s1-s0)) / n
+	r.UserUS = us(u1-u0) / n
+	// The stats request itself allocates a little; it is the same for all.
+	r.Allocs = float64(after.Mallocs-before.Mallocs) / n
+	r.Bytes = float64(after.TotalAlloc-before.TotalAlloc) / n
+	return r
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// message is an echo payload of about size bytes: text, or JSON for the
+// JSON servers.
+func message(kind string, size int) []byte {
+	if kind == kindRawJSON || kind == kindJSON {
+		p := payload{ID: 42, User: "bench", TS: 1700000000000}
+		base, _ := json.Marshal(p)
+		p.Text = strings.Repeat("x", max(0, size-len(base)))
+		b, _ := json.Marshal(p)
+		return b
+	}
+	return []byte(strings.Repeat("x", size))
+}
+
+func (s *suite) idle(kind string, ping bool, round int) result {
+	o := s.o
+	name := serverName(kind)
+	var interval time.Duration
+	if ping {
+		name += " +ping"
+		interval = o.idlePing
+	}
+	r := result{Scenario: "idle", Server: name, Round: round, Conns: o.idle}
+	fail := func(err error) result { r.Err = err.Error(); return r }
+	c, err := startChild(kind, interval, "")
+	if err != nil {
+		return fail(err)
+	}
+	defer c.stop()
+	if _, err := c.stats("/ctl/gc"); err != nil {
+		return fail(err)
+	}
+	rss0, err := c.rss()
+	if err != nil {
+		return fail(err)
+	}
+	conns, err := dialAll("ws://"+c.addr+"/ws", o.idle, 64)
+	if err != nil {
+		return fail(err)
+	}
+	stop := make(chan struct{})
+	failed, wait := holdIdle(conns, stop)
+	defer func() {
+		close(stop)
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		wait()
+	}()
+	// Let a few keep-alive rounds pass.
+	settle := time.Second
+	if ping {
+		settle = max(settle, 3*interval)
+	}
+	time.Sleep(settle)
+	st, err := c.stats("/ctl/gc")
+	if err != nil {
+		return fail(err)
+	}
+	rss1, err := c.rss()
+	if err != nil {
+		return fail(err)
+	}
+	if n := failed(); n > 0 {
+		r.Err = fmt.Sprintf("%d connections dropped while idle", n)
+	}
+	r.KBPerConn = float64(rss1-rss0) / float64(o.idle) / 1024
+	r.Goroutines = st.Goroutines
+	return r
+}
+
+func (s *suite) broadcast(kind string, round int) result {
+	o := s.o
+	name := "raw loop"
+	if kind != kindRaw {
+		name = "fiberws hub"
+	}
+	r := result{Scenario: "broadcast", Server: name, Round: round, Conns: o.bcClients}
+	fail := func(err error) result { r.Err = err.Error(); return r }
+	c, err := startChild(kind, 0, "")
+	if err != nil {
+		return fail(err)
+	}
+	defer c.stop()
+	conns, err := dialAll("ws://"+c.addr+"/bc", o.bcClients, 64)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeAll(conns)
+	// Wait until the server has every member.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		body, err := c.get("/ctl/members")
+		if err != nil {
+			return fail(err)
+		}
+		if n, _ := strconv.Atoi(string(body)); n >= len(conns) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("only %s of %d members joined", body, len(conns)))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var times []time.Duration
+	for i := 0; i < o.bcRounds; i++ {
+		type recv struct {
+			last time.Time
+			n    int64
+			err  error
+		}
+		done := make(chan recv, 1)
+		go func() {
+			last, n, err := receiveBroadcast(conns, ioTimeout)
+			done <- recv{last, n, err}
+		}()
+		time.Sleep(20 * time.Millisecond) // let the readers block
+		t0 := time.Now()
+		if _, err := c.get("/ctl/broadcast?msg=" + strconv.Itoa(i) + "-" + strings.Repeat("x", 60)); err != nil {
+			return fail(err)
+		}
+		got := <-done
+		if got.err != nil {
+			return fail(got.err)
+		}
+		times = append(times, got.last.Sub(t0))
+	}
+	slices.Sort(times)
+	r.Msgs = int64(o.bcRounds * len(conns))
+	r.AllMs = float64(times[len(times)/2]) / float64(time.Millisecond)
+	return r
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// summary is the median of the rounds of one scenario and server, with
+// its ratio to the raw counterpart; it is the last kind of JSON line.
+type summary struct {
+	Kind     string             `json:"kind"` // "summary"
+	Scenario string             `json:"scenario"`
+	Server   string             `json:"server"`
+	Baseline string             `json:"baseline,omitempty"`
+	Rounds   int                `json:"rounds"`
+	Median   result             `json:"median"`
+	Ratio    map[string]float64 `json:"ratio_to_baseline,omitempty"`
+	Errors   []string           `json:"errors,omitempty"`
+}
+
+// baselines maps a fiberws server to the raw server it is compared with.
+var baselines = map[string]string{
+	"fiberws string":       "raw contrib",
+	"fiberws json":         "raw contrib+json",
+	"fiberws string +ping": "raw contrib +ping",
+	"fiberws hub":          "raw loop",
+}
+
+func median(vals []float64) float64 {
+	if len(vals) == 0 {
+		return 0
+	}
+	v := slices.Clone(vals)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func (s *suite) summarize() (string, []summary) {
+	type key struct{ scenario, server string }
+	var order []key
+	groups := map[key][]result{}
+	for _, r := range s.results {
+		k := key{r.Scenario, r.Server}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	med := map[key]result{}
+	var out []summary
+	for _, k := range order {
+		rs := groups[k]
+		pick := func(f func(result) float64) float64 {
+			var v []float64
+			for _, r := range rs {
+				if r.Err == "" {
+					v = append(v, f(r))
+				}
+			}
+			return median(v)
+		}
+		m := result{Scenario: k.scenario, Server: k.server, Conns: rs[0].Conns, Size: rs[0].Size, Round: -1}
+		m.Msgs = int64(pick(func(r result) float64 { return float64(r.Msgs) }))
+		m.Seconds = pick(func(r result) float64 { return r.Seconds })
+		m.MsgsPerSec = pick(func(r result) float64 { return r.MsgsPerSec })
+		m.P50us = pick(func(r result) float64 { return r.P50us })
+		m.P99us = pick(func(r result) float64 { return r.P99us })
+		m.CPUus = pick(func(r result) float64 { return r.CPUus })
+		m.UserUS = pick(func(r result) float64 { return r.UserUS })
+		m.Allocs = pick(func(r result) float64 { return r.Allocs })
+		m.Bytes = pick(func(r result) float64 { return r.Bytes })
+		m.KBPerConn = pick(func(r result) float64 { return r.KBPerConn })
+		m.Goroutines = int(pick(func(r result) float64 { return float64(r.Goroutines) }))
+		m.AllMs = pick(func(r result) float64 { return r.AllMs })
+		med[k] = m
+		sm := summary{Kind: "summary", Scenario: k.scenario, Server: k.server, Rounds: len(rs), Median: m}
+		for _, r := range rs {
+			if r.Err != "" {
+				sm.Errors = append(sm.Errors, r.Err)
+			}
+		}
+		out = append(out, sm)
+	}
+	for i := range out {
+		sm := &out[i]
+		base, ok := baselines[sm.Server]
+		if !ok {
+			continue
+		}
+		b, ok := med[key{sm.Scenario, base}]
+		if !ok {
+			continue
+		}
+		sm.Baseline = base
+		sm.Ratio = map[string]float64{}
+		ratio := func(name string, a, b float64) {
+			if a != 0 && b != 0 {
+				sm.Ratio[name] = a / b
+			}
+		}
+		m := sm.Median
+		ratio("msgs_per_sec", m.MsgsPerSec, b.MsgsPerSec)
+		ratio("p50", m.P50us, b.P50us)
+		ratio("p99", m.P99us, b.P99us)
+		ratio("server_cpu_per_msg", m.CPUus, b.CPUus)
+		ratio("server_allocs_per_msg", m.Allocs, b.Allocs)
+		ratio("server_bytes_per_msg", m.Bytes, b.Bytes)
+		ratio("server_kb_per_conn", m.KBPerConn, b.KBPerConn)
+		ratio("all_received", m.AllMs, b.AllMs)
+	}
+	return s.table(out), out
+}
+
+func (s *suite) table(sums []summary) string {
+	var b strings.Builder
+	o := s.o
+	fmt.Fprintf(&b, "\nEcho: %d conns × %d msgs × %d B (pipelined window %d); medians of %d round(s)\n\n", o.conns, o.msgs, o.size, o.window, o.rounds)
+	fmt.Fprintln(&b, "| scenario | server | msgs/s | p50 µs | p99 µs | server CPU µs/msg | user µs/msg | allocs/msg | B/msg | vs raw: msgs/s | vs raw: CPU/msg |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, sm := range sums {
+		if sm.Scenario != "pingpong" && sm.Scenario != "pipelined" {
+			continue
+		}
+		m := sm.Median
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n",
+			sm.Scenario, sm.Server, m.MsgsPerSec, m.P50us, m.P99us, m.CPUus, m.UserUS, m.Allocs, m.Bytes,
+			fmtRatio(sm.Ratio, "msgs_per_sec"), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
+	}
+	var idle, bc []summary
+	for _, sm := range sums {
+		switch sm.Scenario {
+		case "idle":
+			idle = append(idle, sm)
+		case "broadcast":
+			bc = append(bc, sm)
+		}
+	}
+	if len(idle) > 0 {
+		fmt.Fprintf(&b, "\nIdle: %d connections (ping interval %v for +ping)\n\n", o.idle, o.idlePing)
+		fmt.Fprintln(&b, "| server | RSS kB/conn | goroutines | vs raw |")
+		fmt.Fprintln(&b, "|---|---|---|---|")
+		for _, sm := range idle {
+			fmt.Fprintf(&b, "| %s | %.1f | %d | %s |\n", sm.Server, sm.Median.KBPerConn, sm.Median.Goroutines, fmtRatio(sm.Ratio, "server_kb_per_conn"))
+		}
+	}
+	if len(bc) > 0 {
+		fmt.Fprintf(&b, "\nBroadcast: one 62 B message to %d clients, median of %d\n\n", o.bcClients, o.bcRounds)
+		fmt.Fprintln(&b, "| server | ms until all received | vs raw |")
+		fmt.Fprintln(&b, "|---|---|---|")
+		for _, sm := range bc {
+			fmt.Fprintf(&b, "| %s | %.1f | %s |\n", sm.Server, sm.Median.AllMs, fmtRatio(sm.Ratio, "all_received"))
+		}
+	}
+	for _, sm := range sums {
+		for _, e := range sm.Errors {
+			fmt.Fprintf(&b, "\nerror in %s / %s: %s", sm.Scenario, sm.Server, e)
+		}
+	}
+	return b.String()
+}
+
+func fmtRatio(r map[string]float64, name string) string {
+	if v, ok := r[name]; ok {
+		return fmt.Sprintf("%.2fx", v)
+	}
+	return ""
+}

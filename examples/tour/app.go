@@ -7,6 +7,7 @@ import (
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/hub"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -23,6 +24,7 @@ type options struct {
 // controllers use.
 type tour struct {
 	app           *fiber.App
+	chat          *hub.Hub             // the /chat/room broadcasts
 	notifications *notificationService // behind /notifications/stream
 	resources     *resourceService     // held by /data connections
 }
@@ -36,6 +38,7 @@ func newTour(opts options) (*tour, error) {
 	}
 	t := &tour{
 		app:           fiber.New(fiber.Config{DisableStartupMessage: true}),
+		chat:          hub.New(),
 		notifications: newNotificationService(opts.notifyEvery),
 		resources:     &resourceService{},
 	}
@@ -51,7 +54,7 @@ func newTour(opts options) (*tour, error) {
 	// One controller per group of reference sections; README.md maps
 	// each section to its route and file.
 	err := srv.Register(t.app,
-		ChatController{},
+		ChatController{rooms: t.chat},
 		ModesController{logger: opts.logger},
 		MessagesController{asyncDelay: opts.asyncDelay},
 		NotificationsController{every: opts.notifyEvery, service: t.notifications},
@@ -74,5 +77,6 @@ func newTour(opts options) (*tour, error) {
 // Close stops the shared services. Call it once the app has shut down
 // (which closed every connection and ran their cleanups).
 func (t *tour) Close() {
+	_ = t.chat.Close()
 	t.notifications.Stop()
 }

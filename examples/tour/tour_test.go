@@ -555,3 +555,37 @@ func expectTrace(t *testing.T, c *fiberwstest.Client, want []string) {
 		t.Fatalf("got  %s\nwant %s", raw, wantJSON)
 	}
 }
+
+// Real-World Examples: Chat Application
+func TestChatRoom(t *testing.T) {
+	srv, tr := startTour(t, testOptions())
+	a := srv.Dial(t, "/chat/room")
+	b := srv.Dial(t, "/chat/room")
+	c := srv.Dial(t, "/chat/room")
+	// Members join in their on-connect run, just after the handshake.
+	fiberwstest.Eventually(t, func() bool { return tr.chat.Members(chatRoom) == 3 }, "3 members joined")
+
+	a.SendText("hi from a")
+	expectText(t, a, "Message received")
+	expectText(t, b, "hi from a")
+	expectText(t, c, "hi from a")
+	// The sender does not get its own message back: the next thing a
+	// reads is b's message.
+	b.SendText("hi from b")
+	expectText(t, b, "Message received")
+	expectText(t, a, "hi from b")
+	expectText(t, c, "hi from b")
+
+	// A client that leaves is out of the room; the others go on.
+	c.Close(1000, "bye")
+	fiberwstest.Eventually(t, func() bool { return tr.chat.Members(chatRoom) == 2 }, "c left")
+	b.Drop()
+	fiberwstest.Eventually(t, func() bool { return tr.chat.Members(chatRoom) == 1 }, "b left")
+	a.SendText("anyone?")
+	expectText(t, a, "Message received")
+	d := srv.Dial(t, "/chat/room")
+	fiberwstest.Eventually(t, func() bool { return tr.chat.Members(chatRoom) == 2 }, "d joined")
+	d.SendText("hello a")
+	expectText(t, d, "Message received")
+	expectText(t, a, "hello a") // not "anyone?": d joined after it was sent
+}

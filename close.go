@@ -103,7 +103,7 @@ func (s *Session) closeWith(code int, reason string, by ClosedBy, cause error) e
 	deadline := time.Now().Add(s.route.srv.cfg.WriteTimeout)
 	if err := s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline); err != nil {
 		// The peer cannot even take a close frame: do not wait for its answer.
-		_ = s.ws.NetConn().Close()
+		s.dropTCP()
 		return nil
 	}
 	// The reader goroutine waits for the peer's close frame; this bounds it.

@@ -71,5 +71,22 @@ func (s *Session) abort(err error) {
 		by = hooks.ByTimeout
 	}
 	s.markClosing(CloseAbnormalClosure, "", by, err)
-	_ = s.ws.NetConn().Close()
+	s.dropTCP()
+}
+
+// dropTCP closes the connection's TCP socket at once. s.ws.NetConn() is
+// fasthttp's hijacked connection, whose Close does nothing (fasthttp closes
+// the socket itself once the hijack handler, serve, has returned, unless
+// the server keeps hijacked connections, which Fiber does not); so a
+// "dropped" client that neither reads nor writes kept the reader blocked,
+// the session open and its cleanups pending. UnsafeConn is the real
+// socket: closing it makes the reader return and the session wind down.
+// Call it only while serve runs, as abort and closeWith do: fasthttp reuses
+// the hijacked connection object for another client afterwards.
+func (s *Session) dropTCP() {
+	nc := s.ws.NetConn()
+	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		nc = u.UnsafeConn()
+	}
+	_ = nc.Close()
 }

@@ -326,3 +326,16 @@ func expectEOF(t *testing.T, c *fiberwstest.Client, d time.Duration) {
 		return
 	}
 }
+
+// A reason that is not valid UTF-8 would make the client fail the close
+// frame; the invalid bytes are dropped.
+func TestCloseReasonInvalidUTF8Cleaned(t *testing.T) {
+	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], _ string) (string, error) {
+		return "", c.Close(4005, "a\xffb\xc3")
+	}))
+	c := h.Dial(t, "/c")
+	c.SendText("x")
+	if code, reason := c.ExpectClose(); code != 4005 || reason != "ab" {
+		t.Fatalf("closed with %d %q, want 4005 %q", code, reason, "ab")
+	}
+}

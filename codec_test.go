@@ -3,6 +3,7 @@ package fiberws_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -220,5 +221,37 @@ func TestReadLimitCloses1009(t *testing.T) {
 	c.SendText(strings.Repeat("x", 64))
 	if code, _ := c.ExpectClose(); code != fiberws.CloseMessageTooBig {
 		t.Fatalf("close code %d, want 1009", code)
+	}
+}
+
+// Bodies are the handler's to keep: the read buffers are pooled and reused,
+// so a body that aliased them would change under a handler that kept it.
+func TestBodiesMayBeRetained(t *testing.T) {
+	kept := make(chan [2]any, 100)
+	h := serveRoutes(t,
+		fiberws.ReceiveOnly("/bytes", func(_ context.Context, _ *fiberws.Session, b []byte) error {
+			kept <- [2]any{b, nil}
+			return nil
+		}),
+		fiberws.ReceiveOnly("/ptr", func(_ context.Context, _ *fiberws.Session, p *[]byte) error {
+			kept <- [2]any{*p, nil}
+			return nil
+		}),
+	)
+	for _, path := range []string{"/bytes", "/ptr"} {
+		c := h.Dial(t, path)
+		const n = 50
+		for i := range n {
+			c.SendBinary(bytes.Repeat([]byte{byte(i)}, 100+i))
+		}
+		var got [][]byte
+		for i := range n {
+			got = append(got, recv(t, kept, fmt.Sprintf("message %d", i))[0].([]byte))
+		}
+		for i, b := range got {
+			if !bytes.Equal(b, bytes.Repeat([]byte{byte(i)}, 100+i)) {
+				t.Fatalf("%s: kept body %d changed after the handler returned", path, i)
+			}
+		}
 	}
 }

@@ -215,3 +215,47 @@ func TestSendPrepared(t *testing.T) {
 		}
 	}
 }
+
+// A client that stops reading: once the socket buffers are full, a Send
+// blocks at most Config.WriteTimeout, then the client is dropped and Send
+// returns ErrClosed.
+func TestSendToStuckClientBoundedByWriteTimeout(t *testing.T) {
+	const writeTimeout = 200 * time.Millisecond
+	type outcome struct {
+		err     error
+		longest time.Duration
+		sends   int
+	}
+	done := make(chan outcome, 1)
+	cleaned := make(chan struct{})
+	h := start(t, fiberws.Config{WriteTimeout: writeTimeout}, ctrl{routes: []fiberws.Route{
+		fiberws.WebSocket("/flood", func(_ context.Context, c *fiberws.Conn[[]byte], _ string) ([]byte, error) {
+			c.Cleanup(func() { close(cleaned) })
+			go func() {
+				payload := make([]byte, 64<<10)
+				var o outcome
+				for o.err == nil && o.sends < 100000 {
+					t0 := time.Now()
+					o.err = c.Send(payload)
+					o.longest = max(o.longest, time.Since(t0))
+					o.sends++
+				}
+				done <- o
+			}()
+			return nil, nil
+		}),
+	}})
+	c := h.Dial(t, "/flood")
+	c.SendText("go") // and never read again
+	o := recv(t, done, "Send to fail")
+	if !errors.Is(o.err, fiberws.ErrClosed) {
+		t.Fatalf("after %d sends: %v, want ErrClosed", o.sends, o.err)
+	}
+	if o.longest > writeTimeout+time.Second {
+		t.Fatalf("a Send blocked %v; the write timeout is %v", o.longest, writeTimeout)
+	}
+	if !closedWithin(cleaned, fiberwstest.Timeout) {
+		t.Fatal("the stuck client's cleanups did not run")
+	}
+	t.Logf("%d sends, the longest %v", o.sends, o.longest)
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/hub"
+	"github.com/goccy/go-json"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Limits of the chat, checked by the guard and the interceptor.
+const (
+	MaxName    = 24  // characters in a name
+	MaxMessage = 500 // characters in a message; longer ones are cut
+)
+
+var roomPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// Incoming is what the page sends: {"text":"hello"}.
+type Incoming struct {
+	Text string `json:"text"`
+}
+
+// Event is everything the server sends, as JSON:
+//
+//	{"type":"welcome","room":"lobby","you":"ann","members":["ann","bob"],"history":[…]}
+//	{"type":"message","room":"lobby","from":"bob","text":"hi","at":"…"}
+//	{"type":"join","room":"lobby","from":"cy","members":["ann","bob","cy"],"at":"…"}
+//	{"type":"leave","room":"lobby","from":"cy","members":["ann","bob"],"at":"…"}
+type Event struct {
+	Type    string    `json:"type"`
+	Room    string    `json:"room"`
+	You     string    `json:"you,omitempty"`
+	From    string    `json:"from,omitempty"`
+	Text    string    `json:"text,omitempty"`
+	Members []string  `json:"members,omitempty"`
+	History []Event   `json:"history,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// historySize is how many recent messages a newcomer is shown.
+const historySize = 50
+
+// Chat is the controller of ws://host/ws/:room?name=NAME. It keeps who is
+// in which room (for the member list) and the recent messages of each
+// room; the hub does the broadcasting.
+type Chat struct {
+	hub *hub.Hub
+
+	mu    sync.Mutex
+	rooms map[string]*roomState
+}
+
+type roomState struct {
+	names   map[*fiberws.Session]string
+	history []Event
+}
+
+// NewChat returns a Chat broadcasting through h.
+func NewChat(h *hub.Hub) *Chat {
+	return &Chat{hub: h, rooms: map[string]*roomState{}}
+}
+
+// Prefix mounts the route at /ws.
+func (*Chat) Prefix() string { return "/ws" }
+
+// Routes declares the one chat route: JSON in (Incoming), JSON out
+// (Event), the handler run once on connect, the name guard before the
+// upgrade and the message interceptor before the handler.
+func (c *Chat) Routes() []fiberws.Route {
+	return []fiberws.Route{
+		fiberws.WebSocket("/:room", c.handle,
+			fiberws.OnConnect(),
+			fiberws.WithReadLimit(16<<10),
+			fiberws.WithGuards(fiberws.GuardFunc(c.guard)),
+			fiberws.WithInterceptors(trimMessages{}),
+		),
+	}
+}
+
+// guard runs before the upgrade: a bad room or name gets a real HTTP
+// response with the *fiber.Error's status and never becomes a WebSocket.
+func (c *Chat) guard(ctx *fiber.Ctx) error {
+	if err := c.checkJoin(ctx.Params("room"), ctx.Query("name")); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkJoin is the guard's rule: 400 for a bad room or name, 409 for a
+// name already used in the room.
+func (c *Chat) checkJoin(room, name string) *fiber.Error {
+	if !roomPattern.MatchString(room) {
+		return fiber.NewError(fiber.StatusBadRequest, "room: 1 to 32 letters, digits, - or _")
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > MaxName || strings.ContainsFunc(name, unicode.IsControl) {
+		return fiber.NewError(fiber.StatusBadRequest, "name: 1 to 24 characters")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.rooms[room]; r != nil {
+		for _, n := range r.names {
+			if strings.EqualFold(n, name) {
+				return fiber.NewError(fiber.StatusConflict, "name already taken in this room")
+			}
+		}
+	}
+	return nil
+}
+
+// handle runs once on connect (msg == nil) and then for every message.
+func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Incoming) (*Event, error) {
+	room := conn.Params("room")
+	name := strings.TrimSpace(conn.Query("name"))
+	if msg == nil {
+		return nil, c.join(conn, room, name)
+	}
+	ev := Event{Type: "message", Room: room, From: name, Text: msg.Text, At: time.Now().UTC()}
+	c.mu.Lock()
+	if r := c.rooms[room]; r != nil {
+		r.history = append(r.history, ev)
+		if len(r.history) > historySize {
+			r.history = slices.Delete(r.history, 0, len(r.history)-historySize)
+		}
+	}
+	c.mu.Unlock()
+	// Everyone, the sender included, gets the message with the server's
+	// timestamp, in the same order.
+	return nil, hub.Broadcast(c.hub, room, ev)
+}
+
+// join greets the newcomer with the member list and recent history, joins
+// the hub room and tells the others. Its cleanup (when the connection
+// closes, whoever closes it) tells the room that it left.
+func (c *Chat) join(conn *fiberws.Conn[*Event], room, name string) error {
+	c.mu.Lock()
+	r := c.rooms[room]
+	if r == nil {
+		r = &roomState{names: map[*fiberws.Session]string{}}
+		c.rooms[room] = r
+	}
+	r.names[conn.Session] = name
+	welcome := &Event{Type: "welcome", Room: room, You: name, Members: r.memberNames(),
+		History: slices.Clone(r.history), At: time.Now().UTC()}
+	c.mu.Unlock()
+
+	conn.Cleanup(func() { c.leave(conn.Session, room, name) })
+	// The welcome is written before joining, so it is the first thing the
+	// page gets; the broadcasts follow.
+	if err := conn.Send(welcome); err != nil {
+		return err
+	}
+	if _, err := c.hub.Join(room, conn.Session); err != nil {
+		return err
+	}
+	return hub.Broadcast(c.hub, room, Event{Type: "join", Room: room, From: name, Members: welcome.Members, At: welcome.At}, conn.Session)
+}
+
+func (c *Chat) leave(s *fiberws.Session, room, name string) {
+	c.mu.Lock()
+	r := c.rooms[room]
+	if r == nil {
+		c.mu.Unlock()
+		return
+	}
+	delete(r.names, s)
+	members := r.memberNames()
+	if len(r.names) == 0 {
+		delete(c.rooms, room) // the history goes with the last member
+	}
+	c.mu.Unlock()
+	_ = hub.Broadcast(c.hub, room, Event{Type: "leave", Room: room, From: name, Members: members, At: time.Now().UTC()})
+}
+
+// memberNames is the sorted member list; call with c.mu held.
+func (r *roomState) memberNames() []string {
+	names := make([]string, 0, len(r.names))
+	for _, n := range r.names {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return names
+}
+
+// trimMessages is a pre-interceptor: it trims the text of each incoming
+// message, cuts it to MaxMessage characters and drops empty ones, before
+// the handler sees it. A payload that is not an Incoming is left alone for
+// the decoder, which closes the connection with 1007.
+type trimMessages struct{}
+
+// Pre rewrites the message in place or drops it.
+func (trimMessages) Pre(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	if m.Connect {
+		return nil
+	}
+	var in Incoming
+	if err := json.Unmarshal(m.Data, &in); err != nil {
+		return nil
+	}
+	text := strings.TrimSpace(in.Text)
+	if text == "" {
+		return hooks.ErrDrop
+	}
+	if utf8.RuneCountInString(text) > MaxMessage {
+		text = strings.TrimSpace(string([]rune(text)[:MaxMessage]))
+	}
+	data, err := json.Marshal(Incoming{Text: text})
+	if err != nil {
+		return err
+	}
+	m.Data = data
+	return nil
+}
+
+// Post leaves outgoing messages alone.
+func (trimMessages) Post(context.Context, hooks.Conn, *hooks.Message) error { return nil }

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/goccy/go-json"
+)
+
+// serve starts the chat on a loopback port, quiet unless a test fails.
+func serve(t *testing.T) *fiberwstest.Server {
+	t.Helper()
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	app, rooms, err := newApp(logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rooms.Close() })
+	srv := fiberwstest.Serve(t, app)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return srv
+}
+
+func join(t *testing.T, srv *fiberwstest.Server, room, name string) (*fiberwstest.Client, Event) {
+	t.Helper()
+	c := srv.Dial(t, "/ws/"+room+"?name="+url.QueryEscape(name))
+	var ev Event
+	c.ReadJSON(&ev)
+	if ev.Type != "welcome" || ev.You != name || ev.Room != room {
+		t.Fatalf("%s: first event %+v, want a welcome", name, ev)
+	}
+	return c, ev
+}
+
+func read(t *testing.T, c *fiberwstest.Client, want string) Event {
+	t.Helper()
+	var ev Event
+	c.ReadJSON(&ev)
+	if ev.Type != want {
+		t.Fatalf("got event %+v, want type %q", ev, want)
+	}
+	return ev
+}
+
+func TestTwoClientsChat(t *testing.T) {
+	srv := serve(t)
+	ann, welcome := join(t, srv, "lobby", "ann")
+	if got := strings.Join(welcome.Members, ","); got != "ann" {
+		t.Fatalf("ann's welcome members %q", got)
+	}
+
+	bob, welcome := join(t, srv, "lobby", "bob")
+	if got := strings.Join(welcome.Members, ","); got != "ann,bob" {
+		t.Fatalf("bob's welcome members %q", got)
+	}
+	ev := read(t, ann, "join")
+	if ev.From != "bob" || strings.Join(ev.Members, ",") != "ann,bob" {
+		t.Fatalf("ann saw join %+v", ev)
+	}
+
+	// The interceptor trims the text; everyone, the sender included, gets
+	// the message from the server.
+	ann.SendJSON(Incoming{Text: "  hello bob  "})
+	for _, c := range []*fiberwstest.Client{ann, bob} {
+		ev := read(t, c, "message")
+		if ev.From != "ann" || ev.Text != "hello bob" || ev.At.IsZero() {
+			t.Fatalf("got message %+v", ev)
+		}
+	}
+	bob.SendJSON(Incoming{Text: "   "}) // dropped: empty after trimming
+	bob.SendJSON(Incoming{Text: strings.Repeat("é", MaxMessage+100)})
+	for _, c := range []*fiberwstest.Client{ann, bob} {
+		ev := read(t, c, "message")
+		if ev.From != "bob" || ev.Text != strings.Repeat("é", MaxMessage) {
+			t.Fatalf("long message not cut to %d characters: %d", MaxMessage, len([]rune(ev.Text)))
+		}
+	}
+
+	// A newcomer sees the recent history.
+	cy, welcome := join(t, srv, "lobby", "cy")
+	if len(welcome.History) != 2 || welcome.History[0].Text != "hello bob" {
+		t.Fatalf("cy's history %+v", welcome.History)
+	}
+	read(t, ann, "join")
+	read(t, bob, "join")
+
+	// Leaving updates everyone's member list.
+	if code := bob.Close(1000, "bye"); code != 1000 {
+		t.Fatalf("close answered %d", code)
+	}
+	for _, c := range []*fiberwstest.Client{ann, cy} {
+		ev := read(t, c, "leave")
+		if ev.From != "bob" || strings.Join(ev.Members, ",") != "ann,cy" {
+			t.Fatalf("got leave %+v", ev)
+		}
+	}
+	cy.Drop() // no close handshake: still a leave
+	ev = read(t, ann, "leave")
+	if ev.From != "cy" || strings.Join(ev.Members, ",") != "ann" {
+		t.Fatalf("got leave %+v", ev)
+	}
+
+	// Rooms are separate.
+	other, welcome := join(t, srv, "other", "ann")
+	if strings.Join(welcome.Members, ",") != "ann" || len(welcome.History) != 0 {
+		t.Fatalf("other room welcome %+v", welcome)
+	}
+	other.SendJSON(Incoming{Text: "only here"})
+	read(t, other, "message")
+	ann.SendJSON(Incoming{Text: "lobby again"})
+	if ev := read(t, ann, "message"); ev.Text != "lobby again" {
+		t.Fatalf("ann in lobby got %+v", ev)
+	}
+}
+
+func TestGuardRejectsBadNames(t *testing.T) {
+	srv := serve(t)
+	join(t, srv, "lobby", "ann")
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/ws/lobby", http.StatusBadRequest},
+		{"/ws/lobby?name=", http.StatusBadRequest},
+		{"/ws/lobby?name=%20%20", http.StatusBadRequest},
+		{"/ws/lobby?name=" + strings.Repeat("x", MaxName+1), http.StatusBadRequest},
+		{"/ws/lobby?name=ANN", http.StatusConflict},
+		{"/ws/bad%20room?name=bob", http.StatusBadRequest},
+	} {
+		c, resp, err := srv.TryDial(tc.path)
+		if err == nil {
+			_ = c.Conn().Close()
+			t.Fatalf("%s: upgraded, want HTTP %d", tc.path, tc.status)
+		}
+		if resp == nil || resp.StatusCode != tc.status {
+			t.Fatalf("%s: response %v, want HTTP %d", tc.path, resp, tc.status)
+		}
+	}
+	// The longest allowed name is fine.
+	join(t, srv, "lobby", strings.Repeat("x", MaxName))
+}
+
+func TestPageAndCheck(t *testing.T) {
+	srv := serve(t)
+	for path, want := range map[string]string{
+		"/":          "<title>fiberws chat</title>",
+		"/app.js":    "new WebSocket(",
+		"/style.css": "--accent",
+	} {
+		body, status := get(t, srv.HTTPURL(path))
+		if status != http.StatusOK || !strings.Contains(body, want) {
+			t.Fatalf("GET %s: %d, body without %q", path, status, want)
+		}
+	}
+	body, status := get(t, srv.HTTPURL("/api/check?room=lobby&name="))
+	var res struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil || status != http.StatusBadRequest || res.OK || res.Error == "" {
+		t.Fatalf("check of an empty name: %d %s", status, body)
+	}
+	body, status = get(t, srv.HTTPURL("/api/check?room=lobby&name=ann"))
+	if status != http.StatusOK || !strings.Contains(body, `"ok":true`) {
+		t.Fatalf("check of a good name: %d %s", status, body)
+	}
+}
+
+func TestInvalidPayloadCloses1007(t *testing.T) {
+	srv := serve(t)
+	c, _ := join(t, srv, "lobby", "ann")
+	c.SendText("not json")
+	if code, _ := c.ExpectClose(); code != 1007 {
+		t.Fatalf("close code %d, want 1007", code)
+	}
+}
+
+func get(t *testing.T, u string) (string, int) {
+	t.Helper()
+	client := http.Client{Timeout: fiberwstest.Timeout}
+	resp, err := client.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode
+}

@@ -100,6 +100,10 @@ func (s *Session) closeWith(code int, reason string, by ClosedBy, cause error) e
 	if !s.markClosing(code, reason, by, cause) {
 		return ErrClosed
 	}
+	if !s.lockSocket() {
+		return nil
+	}
+	defer s.writeMu.Unlock()
 	deadline := time.Now().Add(s.route.srv.cfg.WriteTimeout)
 	if err := s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline); err != nil {
 		// The peer cannot even take a close frame: do not wait for its answer.
@@ -109,6 +113,29 @@ func (s *Session) closeWith(code int, reason string, by ClosedBy, cause error) e
 	// The reader goroutine waits for the peer's close frame; this bounds it.
 	_ = s.ws.SetReadDeadline(time.Now().Add(s.route.srv.cfg.CloseTimeout))
 	return nil
+}
+
+// lockSocket takes the write lock for a goroutine other than the reader
+// that wants to touch the socket, and reports false (lock not held) once
+// the connection has been released: after serve returns, fasthttp recycles
+// the underlying connection object for another client, so a late ping or
+// close frame must never reach it.
+func (s *Session) lockSocket() bool {
+	s.writeMu.Lock()
+	if s.released {
+		s.writeMu.Unlock()
+		return false
+	}
+	return true
+}
+
+// release drops TCP and bars every other goroutine from the socket; the
+// reader goroutine calls it once, when it stops reading.
+func (s *Session) release() {
+	s.writeMu.Lock()
+	s.released = true
+	s.dropTCP()
+	s.writeMu.Unlock()
 }
 
 // markClosing moves the connection out of the open state, records why and

@@ -98,8 +98,15 @@ func (k *keepalive) scan(now time.Time, due, late []*Session) ([]*Session, []*Se
 }
 
 func (s *Session) ping() {
+	if !s.lockSocket() {
+		return
+	}
+	defer s.writeMu.Unlock()
+	if s.state.Load() != stateOpen {
+		return
+	}
 	deadline := time.Now().Add(s.route.srv.cfg.WriteTimeout)
-	if err := s.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil && s.state.Load() == stateOpen {
+	if err := s.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
 		s.abort(err)
 	}
 }

@@ -108,7 +108,8 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	srv.mu.Lock()
 	for s := range srv.conns {
-		_ = s.ws.NetConn().Close()
+		// Still tracked, so serve has not returned: the socket is theirs.
+		s.dropTCP()
 	}
 	srv.mu.Unlock()
 	return ctx.Err()

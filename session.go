@@ -27,8 +27,12 @@ type Session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	writeMu sync.Mutex
-	state   atomic.Int32
+	// writeMu serializes every write of the socket by goroutines other
+	// than the reader; released (under writeMu) bars them once the reader
+	// has let go of the socket.
+	writeMu  sync.Mutex
+	released bool
+	state    atomic.Int32
 
 	closeMu     sync.Mutex
 	closeCode   int
@@ -42,6 +46,15 @@ type Session struct {
 	inbox      chan inbound
 	readerDone chan struct{}
 	workerDone chan struct{}
+
+	// The message runner (serve.go): the route's handler bound to this
+	// connection, the message being handled (reused, never shared: one
+	// handler runs at a time), whether handlers run inline on the reader,
+	// and the timer that hands reading off when one is slow.
+	handler messageHandler
+	msg     Message
+	runner  atomic.Int32
+	slow    *time.Timer
 
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Int64
 

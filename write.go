@@ -41,7 +41,9 @@ func (s *Session) callPost(in Interceptor, m *Message) (err error) {
 // write timeout; a failed write means the client cannot take data, so the
 // connection is dropped.
 func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessage) error {
-	s.writeMu.Lock()
+	if !s.lockSocket() {
+		return ErrClosed
+	}
 	defer s.writeMu.Unlock()
 	if s.state.Load() != stateOpen {
 		return ErrClosed

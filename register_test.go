@@ -149,9 +149,14 @@ func TestPlainGETGets426(t *testing.T) {
 
 func TestOtherPathsFallThrough(t *testing.T) {
 	app := newApp()
-	h := startOn(t, app, fiberws.Config{}, ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/messages", echo)}})
+	logger, _ := testLogger(t)
+	if err := fiberws.New(fiberws.Config{Logger: logger}).Register(app, ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/messages", echo)}}); err != nil {
+		t.Fatal(err)
+	}
+	// User routes registered after fiberws's, one inside its group's prefix.
 	app.Get("/hello", func(c *fiber.Ctx) error { return c.SendString("hi") })
 	app.Get("/chat/plain", func(c *fiber.Ctx) error { return c.SendString("plain") })
+	h := fiberwstest.Serve(t, app)
 
 	if status, body := httpGet(t, h.HTTPURL("/hello")); status != 200 || body != "hi" {
 		t.Fatalf("GET /hello: %d %q", status, body)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
 )
@@ -337,5 +339,73 @@ func TestCloseReasonInvalidUTF8Cleaned(t *testing.T) {
 	c.SendText("x")
 	if code, reason := c.ExpectClose(); code != 4005 || reason != "ab" {
 		t.Fatalf("closed with %d %q, want 4005 %q", code, reason, "ab")
+	}
+}
+
+// Register on a *fiber.App ties the fiberws Server to the app: when the app
+// shuts down, every open connection gets 1001 "server shutting down" and
+// its cleanups run before the shutdown returns.
+func TestAppShutdownClosesConnections(t *testing.T) {
+	cleaned := make(chan struct{})
+	app := newApp()
+	logger, _ := testLogger(t)
+	wsrv := fiberws.New(fiberws.Config{Logger: logger})
+	if err := wsrv.Register(app, ctrl{routes: []fiberws.Route{
+		fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+			c.Cleanup(func() { close(cleaned) })
+			return msg, nil
+		}),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = app.Listener(ln)
+	}()
+	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout}
+	conn, _, err := d.Dial("ws://"+ln.Addr().String()+"/c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := conn.ReadMessage(); err != nil || string(data) != "hi" {
+		t.Fatalf("echo: %q %v", data, err)
+	}
+	closeErr := make(chan error, 1)
+	go func() { // keep reading, so the client answers the close frame
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				closeErr <- err
+				return
+			}
+		}
+	}()
+	if err := app.ShutdownWithTimeout(fiberwstest.Timeout); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	select {
+	case <-cleaned:
+	default:
+		t.Fatal("the app's shutdown returned before the connection's cleanups ran")
+	}
+	if !closedWithin(served, fiberwstest.Timeout) {
+		t.Fatal("the app did not stop")
+	}
+	err = recv(t, closeErr, "the close frame")
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != fiberws.CloseGoingAway || ce.Text != "server shutting down" {
+		t.Fatalf("client got %v, want close 1001 server shutting down", err)
+	}
+	if n := wsrv.Connections(); n != 0 {
+		t.Fatalf("%d connections left", n)
 	}
 }

@@ -275,7 +275,9 @@ func (s *Session) logError(msg string, err error, attrs ...slog.Attr) {
 // for the handler, run cleanups, tell the observers.
 func (s *Session) finish() {
 	s.markClosing(CloseAbnormalClosure, "", hooks.ByClient, nil)
-	_ = s.ws.NetConn().Close()
+	// release, not a bare close: it bars late pings, close frames and
+	// writes from the socket, which fasthttp recycles once serve returns.
+	s.release()
 	<-s.workerDone
 	if s.route.keepalive != nil {
 		s.route.keepalive.remove(s)

@@ -1,0 +1,292 @@
+package fiberws_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
+	"github.com/gofiber/fiber/v2"
+)
+
+// A client that stops reading must not hold up anyone else: not the other
+// connections of the same handler, not the goroutine that sends to it for
+// longer than WriteTimeout. It is dropped (1006, closed by timeout) once a
+// write times out.
+func TestSlowConsumerIsDroppedAndBlocksNoOne(t *testing.T) {
+	const writeTimeout = 500 * time.Millisecond
+	obs := newRelSummaries()
+	type sendResult struct {
+		sent    int
+		blocked time.Duration // how long the failing Send took
+		err     error
+	}
+	slowDone := make(chan sendResult, 1)
+	route := fiberws.WebSocket("/feed", func(ctx context.Context, c *fiberws.Conn[*[]byte], msg *[]byte) (*[]byte, error) {
+		if msg != nil {
+			return msg, nil // echo
+		}
+		if c.Query("role") == "slow" {
+			// The sender: pushes until the client's buffers are full and
+			// a write times out.
+			go func() {
+				chunk := make([]byte, 64<<10)
+				var r sendResult
+				for range 100000 {
+					start := time.Now()
+					if err := c.Send(&chunk); err != nil {
+						r.blocked, r.err = time.Since(start), err
+						break
+					}
+					r.sent++
+				}
+				slowDone <- r
+			}()
+		}
+		return nil, nil
+	}, fiberws.OnConnect())
+	srv, ws := relServe(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []fiberws.Observer{obs}}, route)
+
+	good := srv.Dial(t, "/feed")
+	slow := srv.Dial(t, "/feed?role=slow") // never reads
+	other := srv.Dial(t, "/feed")
+	relWaitConns(t, ws, 3)
+
+	// While the slow client's buffers fill and its writes block, the others
+	// get every echo, fast.
+	var worst time.Duration
+	for i := range 40 {
+		for _, c := range []*fiberwstest.Client{good, other} {
+			start := time.Now()
+			c.SendBinary([]byte{byte(i)})
+			if got := c.ReadBinary(); len(got) != 1 || got[0] != byte(i) {
+				t.Fatalf("echo %d: %v", i, got)
+			}
+			worst = max(worst, time.Since(start))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if worst > 200*time.Millisecond {
+		t.Fatalf("an echo took %v while another client was stuck", worst)
+	}
+
+	r := recv(t, slowDone, "the slow sender")
+	if !errors.Is(r.err, fiberws.ErrClosed) {
+		t.Fatalf("Send to the slow client: %v, want ErrClosed", r.err)
+	}
+	if r.blocked > writeTimeout+500*time.Millisecond {
+		t.Fatalf("Send blocked %v, WriteTimeout %v", r.blocked, writeTimeout)
+	}
+	s := obs.next(t)
+	if s.ClosedBy != hooks.ByTimeout || s.CloseCode != fiberws.CloseAbnormalClosure {
+		t.Fatalf("slow client summary: %d by %s", s.CloseCode, s.ClosedBy)
+	}
+	t.Logf("slow consumer: %d chunks of 64 KiB taken before the write timed out after %v", r.sent, r.blocked.Round(time.Millisecond))
+	slow.Drop()
+	good.SendBinary([]byte("still"))
+	if string(good.ReadBinary()) != "still" {
+		t.Fatal("no echo after the slow client was dropped")
+	}
+}
+
+// Graceful shutdown: app.Shutdown gives every connection 1001 "server
+// shutting down", cancels the handler contexts, runs cleanups and tells the
+// observers, and returns within ShutdownTimeout even when clients never
+// answer the close, or do not even read.
+func TestGracefulShutdown(t *testing.T) {
+	const shutdownTimeout = time.Second
+	obs := newRelSummaries()
+	var cleanups, cancelled, connected atomic.Int64
+	route := fiberws.WebSocket("/ws", func(ctx context.Context, c *fiberws.Conn[*[]byte], msg *[]byte) (*[]byte, error) {
+		if msg != nil {
+			return msg, nil
+		}
+		connected.Add(1)
+		c.Cleanup(func() { cleanups.Add(1) })
+		go func() {
+			<-ctx.Done()
+			cancelled.Add(1)
+		}()
+		if c.Query("role") == "flood" {
+			// Fill the client's buffers so that even the close frame
+			// cannot be written.
+			go func() {
+				chunk := make([]byte, 64<<10)
+				for range 100000 {
+					if c.Send(&chunk) != nil {
+						return
+					}
+				}
+			}()
+		}
+		return nil, nil
+	}, fiberws.OnConnect())
+
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	ws := fiberws.New(fiberws.Config{
+		ShutdownTimeout: shutdownTimeout,
+		CloseTimeout:    30 * time.Second, // only the shutdown timeout may end the wait
+		WriteTimeout:    30 * time.Second,
+		Observers:       []fiberws.Observer{obs},
+	})
+	if err := ws.Register(app, relCtrl{routes: []fiberws.Route{route}}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = app.Listener(ln)
+	}()
+	url := "ws://" + ln.Addr().String() + "/ws"
+	dial := func(query string) *websocket.Conn {
+		c, _, err := (&websocket.Dialer{HandshakeTimeout: 5 * time.Second}).Dial(url+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	var readers []*websocket.Conn
+	for range 3 {
+		readers = append(readers, dial(""))
+	}
+	dial("?role=deaf")  // reads nothing, never answers the close
+	dial("?role=flood") // reads nothing and its buffers are full
+	fiberwstest.Eventually(t, func() bool { return connected.Load() == 5 }, "connected %d", connected.Load())
+	time.Sleep(300 * time.Millisecond) // let the flood fill the buffers
+
+	// The well-behaved clients read and answer the close.
+	var wg sync.WaitGroup
+	codes := make(chan string, len(readers))
+	for _, c := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _, err := c.ReadMessage()
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				codes <- ce.Text
+				if ce.Code != websocket.CloseGoingAway {
+					codes <- "code " + ce.Error()
+				}
+				return
+			}
+			codes <- fmt.Sprintf("no close: %v", err)
+		}()
+	}
+
+	start := time.Now()
+	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
+		t.Logf("app shutdown: %v", err)
+	}
+	elapsed := time.Since(start)
+	if elapsed > shutdownTimeout+time.Second {
+		t.Fatalf("shutdown took %v, ShutdownTimeout %v", elapsed, shutdownTimeout)
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != "server shutting down" {
+			t.Fatalf("a reading client got %q", c)
+		}
+	}
+	if !closedWithin(served, 5*time.Second) {
+		t.Fatal("server did not stop")
+	}
+	// The sockets of the stuck clients were dropped at the timeout; their
+	// summaries follow at once.
+	sums := map[hooks.ClosedBy]int{}
+	for range 5 {
+		s := obs.next(t)
+		sums[s.ClosedBy]++
+		if s.CloseCode != fiberws.CloseGoingAway || s.CloseReason != "server shutting down" {
+			t.Fatalf("summary %d %q", s.CloseCode, s.CloseReason)
+		}
+	}
+	if sums[hooks.ByShutdown] != 5 {
+		t.Fatalf("summaries by %v", sums)
+	}
+	fiberwstest.Eventually(t, func() bool { return cancelled.Load() == 5 }, "contexts cancelled: %d", cancelled.Load())
+	if cleanups.Load() != 5 {
+		t.Fatalf("cleanups ran %d times, want 5", cleanups.Load())
+	}
+	if n := ws.Connections(); n != 0 {
+		t.Fatalf("%d connections left", n)
+	}
+	t.Logf("shutdown returned after %v", elapsed.Round(time.Millisecond))
+
+	// New upgrades are refused.
+	if _, resp, err := (&websocket.Dialer{HandshakeTimeout: time.Second}).Dial(url, nil); err == nil || (resp != nil && resp.StatusCode != 503) {
+		t.Fatalf("dial after shutdown: %v", err)
+	}
+}
+
+// permessage-deflate is off by default: the server does not accept it.
+func TestCompressionOffByDefault(t *testing.T) {
+	srv, _ := relServe(t, fiberws.Config{}, fiberws.WebSocket("/e", relEcho))
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 5 * time.Second}
+	c, resp, err := d.Dial(srv.URL("/e"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+		t.Fatalf("server accepted %q", ext)
+	}
+}
+
+// With compression on, the read limit bounds the inflated message, not
+// only the bytes on the wire: a tiny frame that inflates past it is a
+// 1009, like an uncompressed one.
+func TestCompressionBoundedByReadLimit(t *testing.T) {
+	const limit = 64 << 10
+	obs := newRelSummaries()
+	srv, _ := relServe(t, fiberws.Config{EnableCompression: true, ReadLimit: limit, Observers: []fiberws.Observer{obs}},
+		fiberws.WebSocket("/e", func(_ context.Context, _ *fiberws.Conn[int], msg string) (int, error) {
+			return len(msg), nil
+		}))
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 5 * time.Second}
+	c, resp, err := d.Dial(srv.URL("/e"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		t.Fatalf("compression not negotiated: %q", resp.Header.Get("Sec-WebSocket-Extensions"))
+	}
+	// At the limit: fine.
+	if err := c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("a", limit))); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, data, err := c.ReadMessage(); err != nil || string(data) != "65536" {
+		t.Fatalf("reply %q %v", data, err)
+	}
+	// 16 MiB of one letter is ~16 KiB compressed: under the limit on the
+	// wire, far over it inflated.
+	if err := c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("a", 16<<20))); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("want 1009, got %v", err)
+	}
+	if s := obs.next(t); s.CloseCode != fiberws.CloseMessageTooBig || s.BytesIn > limit {
+		t.Fatalf("summary %d, %d bytes in", s.CloseCode, s.BytesIn)
+	}
+}

@@ -11,21 +11,37 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
-	"github.com/valyala/bytebufferpool"
 )
 
 // inbound is a received message waiting for the handler; buf returns to
 // the pool once the handler is done with it.
 type inbound struct {
 	mt  MessageType
-	buf *bytebufferpool.ByteBuffer
+	buf *msgBuf
 }
 
+// inlineBudget is how long a handler may run on the reader goroutine before
+// reading moves to a goroutine of its own (see serve).
+const inlineBudget = time.Millisecond
+
+// Runner states of a connection (Session.runner).
+const (
+	runIdle    int32 = iota // the reader is reading; handlers run inline
+	runBusy                 // the reader is running a handler inline
+	runHandOff              // reading moved to its own goroutine; handlers run from the queue
+)
+
 // serve runs one upgraded connection on the goroutine fasthttp hijacked it
-// on. That goroutine reads; a second one runs the handler, so a slow
-// handler never stops the connection from answering pings or noticing
-// that the client left. It returns when the connection is fully wound
-// down: socket closed, handler returned, cleanups run, observers told.
+// on. That goroutine reads and, as long as handlers are quick, also runs
+// them, in arrival order: one goroutine per connection, no hand-off per
+// message. A handler that runs longer than inlineBudget makes a shared
+// timer start a second goroutine that takes over reading (answering pings,
+// noticing the client leave, queueing messages, bounded by
+// Config.QueueSize); this goroutine then finishes the handler and keeps
+// running handlers from the queue, as a worker, until the connection ends.
+// Send-only routes start in that two-goroutine form. serve returns when the
+// connection is fully wound down: socket closed, handler returned,
+// cleanups run, observers told.
 func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
@@ -58,56 +74,126 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	}
 	s.setupLimits()
 
-	handler := mr.route.bind(s)
-	go s.work(handler)
-	s.read()
+	s.handler = mr.route.bind(s)
+	route := mr.route
+	switch {
+	case route.mode == ModeSendOnly:
+		s.runner.Store(runHandOff)
+		go s.work(true)
+		s.read()
+	case route.onConnect && s.state.Load() == stateOpen && !s.runInline(Message{Connect: true}):
+		// The trigger was slow and reading moved on without us.
+		s.work(false)
+	case !s.read():
+		s.work(false)
+	default:
+		close(s.workerDone)
+	}
 	s.finish()
 }
 
 // read is the reader loop. Control frames (ping, pong, close) are handled
-// inside NextReader; data frames are queued for the handler. When the
-// queue is full, reading pauses: back-pressure instead of memory growth.
-func (s *Session) read() {
-	defer close(s.readerDone)
+// inside NextReader. Data frames are handled inline (runInline) or, once
+// reading has been handed off, queued for the worker; when the queue is
+// full, reading pauses: back-pressure instead of memory growth.
+//
+// It reports false when it stopped because reading was handed off to
+// another goroutine while this one ran a handler (the caller then becomes
+// the worker), and true when reading is over: the socket failed or the
+// close handshake completed. The goroutine that ends reading releases the
+// socket and closes readerDone.
+func (s *Session) read() bool {
 	sendOnly := s.route.route.mode == ModeSendOnly
 	for {
 		s.armIdle()
 		mt, r, err := s.ws.NextReader()
 		if err != nil {
 			s.readFailed(err)
-			return
+			s.stopReading()
+			return true
 		}
-		buf := bytebufferpool.Get()
+		buf := getMsgBuf()
 		if err := s.readMessage(buf, r); err != nil {
-			bytebufferpool.Put(buf)
+			putMsgBuf(buf)
 			if err == errDecompressedTooBig {
 				s.readLimitHit()
 				continue
 			}
 			s.readFailed(err)
-			return
+			s.stopReading()
+			return true
 		}
 		if !s.allowMessage() {
-			bytebufferpool.Put(buf)
+			putMsgBuf(buf)
 			continue
 		}
 		if sendOnly || s.state.Load() != stateOpen {
-			bytebufferpool.Put(buf)
+			putMsgBuf(buf)
 			continue
 		}
-		if MessageType(mt) == Text && !utf8.Valid(buf.B) {
-			bytebufferpool.Put(buf)
+		if MessageType(mt) == Text && !utf8.Valid(buf.b) {
+			putMsgBuf(buf)
 			_ = s.closeWith(CloseInvalidPayload, "invalid UTF-8", hooks.ByServer, nil)
 			continue
 		}
 		s.msgsIn.Add(1)
-		s.bytesIn.Add(int64(len(buf.B)))
+		s.bytesIn.Add(int64(len(buf.b)))
+		if s.runner.Load() != runHandOff {
+			handedOff := !s.runInline(Message{Type: MessageType(mt), Data: buf.b})
+			putMsgBuf(buf)
+			if handedOff {
+				return false
+			}
+			continue
+		}
 		select {
 		case s.inbox <- inbound{mt: MessageType(mt), buf: buf}:
 		case <-s.ctx.Done():
-			bytebufferpool.Put(buf)
+			putMsgBuf(buf)
 		}
 	}
+}
+
+// runInline runs one message on the reader goroutine, with the slow timer
+// armed: if the handler is still running after inlineBudget, the timer
+// hands reading to a new goroutine (handOff). It reports false when that
+// happened; the caller must then stop reading and become the worker.
+func (s *Session) runInline(m Message) bool {
+	s.runner.Store(runBusy)
+	if s.slow == nil {
+		s.slow = time.AfterFunc(inlineBudget, s.handOff)
+	} else {
+		s.slow.Reset(inlineBudget)
+	}
+	if s.state.Load() == stateOpen {
+		s.msg = m
+		s.process(s.handler, &s.msg)
+		s.msg = Message{}
+	}
+	if s.runner.CompareAndSwap(runBusy, runIdle) {
+		s.slow.Stop()
+		return true
+	}
+	return false
+}
+
+// handOff runs on the slow timer: a handler has been running inline for
+// inlineBudget, so reading continues on a goroutine of its own. A timer
+// that fires late, after the handler returned, finds the runner idle and
+// does nothing (or hands off early, during the next handler: harmless).
+func (s *Session) handOff() {
+	if s.runner.CompareAndSwap(runBusy, runHandOff) {
+		go s.read()
+	}
+}
+
+// stopReading winds the socket down once reading is over: the connection
+// counts as closing (its context is cancelled) and TCP is dropped, even if
+// a handler is still running.
+func (s *Session) stopReading() {
+	s.markClosing(CloseAbnormalClosure, "", hooks.ByClient, nil)
+	s.release()
+	close(s.readerDone)
 }
 
 // readFailed records why reading stopped. If the connection was already
@@ -131,32 +217,31 @@ func (s *Session) readFailed(err error) {
 	}
 }
 
-// work is the handler loop: the on-connect trigger (or the one send-only
-// run), then every queued message in arrival order.
-func (s *Session) work(h messageHandler) {
+// work is the handler loop of a connection whose reading runs on another
+// goroutine: the one send-only run first (sendOnly), then every queued
+// message in arrival order, until reading is over.
+func (s *Session) work(sendOnly bool) {
 	defer close(s.workerDone)
-	route := s.route.route
-	switch {
-	case route.mode == ModeSendOnly:
-		if s.process(h, &Message{Connect: true}) {
+	if sendOnly {
+		if s.state.Load() == stateOpen && s.process(s.handler, &Message{Connect: true}) {
 			_ = s.closeWith(CloseNormalClosure, "", hooks.ByServer, nil)
 		}
 		return
-	case route.onConnect:
-		s.process(h, &Message{Connect: true})
 	}
 	for {
 		select {
 		case in := <-s.inbox:
 			if s.state.Load() == stateOpen {
-				s.process(h, &Message{Type: in.mt, Data: in.buf.B})
+				s.msg = Message{Type: in.mt, Data: in.buf.b}
+				s.process(s.handler, &s.msg)
+				s.msg = Message{}
 			}
-			bytebufferpool.Put(in.buf)
+			putMsgBuf(in.buf)
 		case <-s.readerDone:
 			for {
 				select {
 				case in := <-s.inbox:
-					bytebufferpool.Put(in.buf)
+					putMsgBuf(in.buf)
 				default:
 					return
 				}
@@ -271,14 +356,14 @@ func (s *Session) logError(msg string, err error, attrs ...slog.Attr) {
 	s.route.srv.logger().LogAttrs(context.Background(), slog.LevelError, "fiberws: "+msg, attrs...)
 }
 
-// finish winds the connection down once reading has stopped: drop TCP, wait
-// for the handler, run cleanups, tell the observers.
+// finish winds the connection down once reading has stopped (and the
+// socket has been released): wait for the handler, run cleanups, tell the
+// observers. It runs on the goroutine serve was called on.
 func (s *Session) finish() {
-	s.markClosing(CloseAbnormalClosure, "", hooks.ByClient, nil)
-	// release, not a bare close: it bars late pings, close frames and
-	// writes from the socket, which fasthttp recycles once serve returns.
-	s.release()
 	<-s.workerDone
+	if s.slow != nil {
+		s.slow.Stop()
+	}
 	if s.route.keepalive != nil {
 		s.route.keepalive.remove(s)
 	}

@@ -10,8 +10,12 @@ import (
 	"github.com/fiberws/fiberws"
 )
 
-// ErrClosed is returned by Publish and Broadcast after Close.
+// ErrClosed is returned by Publish, Broadcast, SendTo and Send after Close.
 var ErrClosed = errors.New("hub: closed")
+
+// ErrNotMember is returned by SendTo and Send for a session that is in no
+// room of the hub.
+var ErrNotMember = errors.New("hub: not a member")
 
 // Hub keeps rooms of connections and broadcasts to them. Create one with
 // New, usually one per app, and share it between routes; all methods are
@@ -217,6 +221,38 @@ func Broadcast[T any](h *Hub, roomName string, v T, except ...*fiberws.Session) 
 		return err
 	}
 	return h.Publish(roomName, p, except...)
+}
+
+// SendTo queues p for one member of the hub, in the same queue as the
+// broadcasts it receives, so the order holds: a welcome queued right after
+// Join reaches the client before any broadcast published after it, which a
+// direct Conn.Send cannot promise. Like a broadcast, it never waits for the
+// client, and a full queue drops the member as a slow consumer. A nil p
+// sends nothing. s must have joined a room of this hub (ErrNotMember).
+func (h *Hub) SendTo(s *fiberws.Session, p *fiberws.PreparedMessage) error {
+	h.mu.Lock()
+	m, closed := h.members[s], h.closed
+	h.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case m == nil:
+		return ErrNotMember
+	}
+	if p != nil {
+		m.enqueue(p)
+	}
+	return nil
+}
+
+// Send encodes v like Broadcast does and queues it for the one member s
+// with SendTo, in order with the broadcasts s receives.
+func Send[T any](h *Hub, s *fiberws.Session, v T) error {
+	p, err := fiberws.Prepare(v)
+	if err != nil {
+		return err
+	}
+	return h.SendTo(s, p)
 }
 
 // deliverFunc is the room's broker subscriber: it queues the envelope's

@@ -349,6 +349,39 @@ func TestSharedBroker(t *testing.T) {
 	}
 }
 
+// TestSendToKeepsOrder: a message queued for one member right after Join
+// comes before every broadcast published after it, and only it gets it.
+func TestSendToKeepsOrder(t *testing.T) {
+	// 100 messages queued at once for a: the queue must hold them.
+	s := start(t, hub.Config{QueueSize: 128}, fiberws.Config{})
+	a := s.srv.Dial(t, "/rooms/r/a")
+	b := s.srv.Dial(t, "/rooms/r/b")
+	waitMembers(t, s.h, "r", 2)
+	sa := s.ctrl.session(t, "a")
+	for i := range 50 {
+		if err := hub.Send(s.h, sa, fmt.Sprintf("private %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := hub.Broadcast(s.h, "r", fmt.Sprintf("public %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		if got, want := a.ReadText(), fmt.Sprintf("private %d", i); got != want {
+			t.Fatalf("a got %q, want %q", got, want)
+		}
+		if got, want := a.ReadText(), fmt.Sprintf("public %d", i); got != want {
+			t.Fatalf("a got %q, want %q", got, want)
+		}
+		if got, want := b.ReadText(), fmt.Sprintf("public %d", i); got != want {
+			t.Fatalf("b got %q, want %q", got, want)
+		}
+	}
+	if err := hub.Send(s.h, nil, "x"); err != hub.ErrNotMember {
+		t.Fatalf("Send to a non-member: %v, want ErrNotMember", err)
+	}
+}
+
 func TestClosedHub(t *testing.T) {
 	s := start(t, hub.Config{}, fiberws.Config{})
 	a := s.srv.Dial(t, "/rooms/r/a")

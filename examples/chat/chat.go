@@ -123,63 +123,66 @@ func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Inco
 	room := conn.Params("room")
 	name := strings.TrimSpace(conn.Query("name"))
 	if msg == nil {
-		return nil, c.join(conn, room, name)
+		return nil, c.join(conn.Session, room, name)
 	}
 	ev := Event{Type: "message", Room: room, From: name, Text: msg.Text, At: time.Now().UTC()}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if r := c.rooms[room]; r != nil {
 		r.history = append(r.history, ev)
 		if len(r.history) > historySize {
 			r.history = slices.Delete(r.history, 0, len(r.history)-historySize)
 		}
 	}
-	c.mu.Unlock()
 	// Everyone, the sender included, gets the message with the server's
-	// timestamp, in the same order.
+	// timestamp. Broadcast only queues, so holding c.mu is cheap; it keeps
+	// the room's events (messages, joins, leaves) in one order for all.
 	return nil, hub.Broadcast(c.hub, room, ev)
 }
 
-// join greets the newcomer with the member list and recent history, joins
-// the hub room and tells the others. Its cleanup (when the connection
+// join joins the hub room, greets the newcomer with the member list and
+// recent history, and tells the others. Its cleanup (when the connection
 // closes, whoever closes it) tells the room that it left.
-func (c *Chat) join(conn *fiberws.Conn[*Event], room, name string) error {
+func (c *Chat) join(s *fiberws.Session, room, name string) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.hub.Join(room, s); err != nil {
+		return err
+	}
 	r := c.rooms[room]
 	if r == nil {
 		r = &roomState{names: map[*fiberws.Session]string{}}
 		c.rooms[room] = r
 	}
-	r.names[conn.Session] = name
-	welcome := &Event{Type: "welcome", Room: room, You: name, Members: r.memberNames(),
-		History: slices.Clone(r.history), At: time.Now().UTC()}
-	c.mu.Unlock()
+	r.names[s] = name
+	// Cleanups run after the handler returns, so registering under c.mu
+	// is safe; this one runs before the hub's own (last registered first).
+	s.Cleanup(func() { c.leave(s, room, name) })
 
-	conn.Cleanup(func() { c.leave(conn.Session, room, name) })
-	// The welcome is written before joining, so it is the first thing the
-	// page gets; the broadcasts follow.
-	if err := conn.Send(welcome); err != nil {
+	now := time.Now().UTC()
+	members := r.memberNames()
+	// Queued through the hub, not sent directly, so the welcome comes
+	// before any room event published after this join.
+	welcome := Event{Type: "welcome", Room: room, You: name, Members: members, History: slices.Clone(r.history), At: now}
+	if err := hub.Send(c.hub, s, welcome); err != nil {
 		return err
 	}
-	if _, err := c.hub.Join(room, conn.Session); err != nil {
-		return err
-	}
-	return hub.Broadcast(c.hub, room, Event{Type: "join", Room: room, From: name, Members: welcome.Members, At: welcome.At}, conn.Session)
+	return hub.Broadcast(c.hub, room, Event{Type: "join", Room: room, From: name, Members: members, At: now}, s)
 }
 
 func (c *Chat) leave(s *fiberws.Session, room, name string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	r := c.rooms[room]
 	if r == nil {
-		c.mu.Unlock()
 		return
 	}
 	delete(r.names, s)
-	members := r.memberNames()
 	if len(r.names) == 0 {
 		delete(c.rooms, room) // the history goes with the last member
+		return
 	}
-	c.mu.Unlock()
-	_ = hub.Broadcast(c.hub, room, Event{Type: "leave", Room: room, From: name, Members: members, At: time.Now().UTC()})
+	_ = hub.Broadcast(c.hub, room, Event{Type: "leave", Room: room, From: name, Members: r.memberNames(), At: time.Now().UTC()}, s)
 }
 
 // memberNames is the sorted member list; call with c.mu held.

@@ -16,6 +16,10 @@
 //		return "sent", hub.Broadcast(h, room, *msg, c.Session)
 //	}, fiberws.OnConnect())
 //
+// To send to one member in order with its broadcasts (a welcome right
+// after Join, say), use Send or SendTo rather than Conn.Send, which writes
+// directly and may overtake or trail queued broadcasts.
+//
 // # Slow clients
 //
 // A client that stops reading never delays the others. Every member has a

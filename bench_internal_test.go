@@ -167,8 +167,9 @@ func BenchmarkDispatch(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.data)))
 			for i := 0; i < b.N; i++ {
-				m := Message{Type: Text, Data: tc.data}
-				if !s.process(h, &m) {
+				// The message loop reuses the Session's Message, so must we.
+				s.msg = Message{Type: Text, Data: tc.data}
+				if !s.process(h, &s.msg) {
 					b.Fatal("process failed")
 				}
 			}

@@ -32,7 +32,10 @@ type Session struct {
 	// has let go of the socket.
 	writeMu  sync.Mutex
 	released bool
-	state    atomic.Int32
+	// writeDeadline is the write deadline last set (armWriteDeadline),
+	// guarded by writeMu.
+	writeDeadline time.Time
+	state         atomic.Int32
 
 	closeMu     sync.Mutex
 	closeCode   int

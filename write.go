@@ -48,7 +48,7 @@ func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessa
 	if s.state.Load() != stateOpen {
 		return ErrClosed
 	}
-	_ = s.ws.SetWriteDeadline(time.Now().Add(s.route.srv.cfg.WriteTimeout))
+	s.armWriteDeadline()
 	var err error
 	if pm != nil {
 		err = s.ws.WritePreparedMessage(pm)
@@ -62,6 +62,21 @@ func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessa
 	s.msgsOut.Add(1)
 	s.bytesOut.Add(int64(len(data)))
 	return nil
+}
+
+// armWriteDeadline bounds the next write by the write timeout. The
+// library hands the deadline to the socket on every frame; while it is the
+// same value the runtime leaves its timer alone, so it is only moved
+// forward once an eighth of the timeout has passed: a write is then never
+// allowed more than WriteTimeout, and at least 7/8 of it. Called with
+// writeMu held.
+func (s *Session) armWriteDeadline() {
+	timeout := s.route.srv.cfg.WriteTimeout
+	now := time.Now()
+	if s.writeDeadline.Sub(now) < timeout-timeout/8 {
+		s.writeDeadline = now.Add(timeout)
+		_ = s.ws.SetWriteDeadline(s.writeDeadline)
+	}
 }
 
 // abort ends a connection whose socket failed: no close frame can get

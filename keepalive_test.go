@@ -14,6 +14,11 @@ import (
 
 const pingEvery = 50 * time.Millisecond
 
+// patientPing pings every pingEvery but waits a second for the pong: the
+// tests that count pings must not lose their connection because a loaded
+// machine (and the race detector) delayed one pong past 50ms.
+func patientPing() fiberws.Option { return fiberws.WithPing(pingEvery, time.Second) }
+
 // slowEcho answers "wait D" after D, everything else at once: a way to
 // keep the client reading (and so seeing pings) for a known time.
 func slowEcho(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
@@ -27,7 +32,7 @@ func slowEcho(ctx context.Context, _ *fiberws.Conn[string], msg string) (string,
 }
 
 func TestPingsAtTheInterval(t *testing.T) {
-	h := serveRoutes(t, fiberws.Ping("/hb", pingEvery, slowEcho))
+	h := serveRoutes(t, fiberws.WebSocket("/hb", slowEcho, patientPing()))
 	c := h.Dial(t, "/hb")
 	var mu sync.Mutex
 	var at []time.Time
@@ -66,7 +71,7 @@ func TestPingsAtTheInterval(t *testing.T) {
 
 // fiberwstest's own counter sees the pings too.
 func TestClientPingsCounter(t *testing.T) {
-	h := serveRoutes(t, fiberws.Ping("/hb", pingEvery, slowEcho))
+	h := serveRoutes(t, fiberws.WebSocket("/hb", slowEcho, patientPing()))
 	c := h.Dial(t, "/hb")
 	c.SendText("300ms")
 	c.ReadText()
@@ -146,7 +151,9 @@ func TestKeepaliveNoGoroutinePerConnection(t *testing.T) {
 	const n = 30
 	h := serveRoutes(t,
 		fiberws.WebSocket("/plain", echo),
-		fiberws.Ping("/hb", pingEvery, echo),
+		// The clients do not read while measured, so they do not answer
+		// pings: a long timeout keeps them connected.
+		fiberws.WebSocket("/hb", echo, fiberws.WithPing(pingEvery, time.Minute)),
 	)
 	measure := func(path string) int {
 		clients := make([]*fiberwstest.Client, n)

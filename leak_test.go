@@ -31,7 +31,9 @@ func TestThousandConnectCyclesLeaveNoGoroutine(t *testing.T) {
 			}
 			return "echo " + msg, nil
 		}),
-		fiberws.Ping("/hb", 20*time.Millisecond, echo),
+		// Pinged often, but patient: a loaded machine must not turn a
+		// slow pong into a 1001 the cycle does not expect.
+		fiberws.WebSocket("/hb", echo, fiberws.WithPing(20*time.Millisecond, 2*time.Second)),
 		fiberws.SendOnly("/once", func(context.Context, *fiberws.Conn[string]) (string, error) { return "once", nil }),
 	}}); err != nil {
 		t.Fatal(err)

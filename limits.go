@@ -8,6 +8,7 @@ import (
 
 	"github.com/fiberws/fiberws/hooks"
 	"github.com/gofiber/fiber/v2"
+	"github.com/klauspost/compress/flate"
 	"golang.org/x/time/rate"
 )
 
@@ -223,8 +224,20 @@ func (s *Session) readMessage(dst io.ReaderFrom, r io.Reader) error {
 	return err
 }
 
-// readLimitHit closes a connection whose message inflated past the read
-// limit with 1009, like the library does for one too big on the wire.
-func (s *Session) readLimitHit() {
-	_ = s.closeWith(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
+// rejectMessage closes the connection for a message that inflated past
+// the read limit (1009, like the library does for one too big on the
+// wire) or whose compressed data is corrupt (1007; the library would just
+// drop TCP). It reports whether err was one of those; the reader then
+// goes on reading until the peer answers the close.
+func (s *Session) rejectMessage(err error) bool {
+	var corrupt flate.CorruptInputError
+	switch {
+	case err == errDecompressedTooBig:
+		_ = s.closeWith(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
+	case s.route.srv.cfg.EnableCompression && errors.As(err, &corrupt):
+		_ = s.closeWith(CloseInvalidPayload, "invalid compressed data", hooks.ByServer, err)
+	default:
+		return false
+	}
+	return true
 }

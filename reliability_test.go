@@ -290,3 +290,26 @@ func TestCompressionBoundedByReadLimit(t *testing.T) {
 		t.Fatalf("summary %d, %d bytes in", s.CloseCode, s.BytesIn)
 	}
 }
+
+// Corrupt deflate data is an invalid payload (1007), not a silent TCP drop.
+func TestCompressionCorruptData(t *testing.T) {
+	srv, _ := relServe(t, fiberws.Config{EnableCompression: true}, fiberws.WebSocket("/e", relEcho))
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 5 * time.Second}
+	c, _, err := d.Dial(srv.URL("/e"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// FIN+RSV1 text frame, masked with a zero key, 4 bytes that are no
+	// deflate stream.
+	frame := []byte{0xc1, 0x84, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}
+	if _, err := c.NetConn().Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err = c.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("want 1007, got %v", err)
+	}
+}

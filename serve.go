@@ -115,8 +115,7 @@ func (s *Session) read() bool {
 		buf := getMsgBuf()
 		if err := s.readMessage(buf, r); err != nil {
 			putMsgBuf(buf)
-			if err == errDecompressedTooBig {
-				s.readLimitHit()
+			if s.rejectMessage(err) {
 				continue
 			}
 			s.readFailed(err)

@@ -16,7 +16,11 @@
 
 const net = require('net');
 const crypto = require('crypto');
+const path = require('path');
+const zlib = require('zlib');
 const { Sender, Receiver } = require('ws');
+// Not exported by ws; loaded by file path to decode compressed server frames.
+const PerMessageDeflate = require(path.join(path.dirname(require.resolve('ws')), 'lib', 'permessage-deflate.js'));
 
 const addr = process.argv[2] || '127.0.0.1:8080';
 const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
@@ -56,7 +60,7 @@ function closePayload(code, reason = '') {
 
 // connect does the opening handshake and returns the socket with the
 // bytes that followed the 101 response.
-function connect(path) {
+function connect(path, deflate) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port });
     const key = crypto.randomBytes(16).toString('base64');
@@ -66,7 +70,9 @@ function connect(path) {
     sock.on('error', (e) => { clearTimeout(timer); reject(e); });
     sock.on('connect', () => {
       sock.write(`GET ${path} HTTP/1.1\r\nHost: ${addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+        (deflate ? 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n' : '') +
+        '\r\n');
     });
     const onData = (d) => {
       buf = Buffer.concat([buf, d]);
@@ -80,7 +86,13 @@ function connect(path) {
         reject(new Error('bad handshake: ' + head.split('\r\n')[0]));
         return;
       }
-      resolve({ sock, rest: buf.slice(end + 4) });
+      const negotiated = /sec-websocket-extensions:[^\r]*permessage-deflate/i.test(head);
+      if (deflate && !negotiated) {
+        sock.destroy();
+        reject(new Error('permessage-deflate not negotiated'));
+        return;
+      }
+      resolve({ sock, rest: buf.slice(end + 4), negotiated });
     };
     sock.on('data', onData);
   });
@@ -90,9 +102,15 @@ function connect(path) {
 // does until it closes the TCP connection (or the case times out). When
 // the server sends a close frame, the client answers it, as RFC 6455 asks.
 async function run(path, frames, opts = {}) {
-  const { sock, rest } = await connect(path);
+  const { sock, rest, negotiated } = await connect(path, path.startsWith('/deflate'));
   const ev = { messages: [], pongs: [], close: null, receiverError: null, ended: false, timedOut: false };
-  const receiver = new Receiver({ isServer: false, maxPayload: 0 });
+  const extensions = {};
+  if (negotiated) {
+    const pmd = new PerMessageDeflate({ clientNoContextTakeover: true, serverNoContextTakeover: true }, false, 0);
+    pmd.accept([{ server_no_context_takeover: [true], client_no_context_takeover: [true] }]);
+    extensions[PerMessageDeflate.extensionName] = pmd;
+  }
+  const receiver = new Receiver({ isServer: false, maxPayload: 0, extensions });
   receiver.on('message', (data, isBinary) => ev.messages.push({ data: Buffer.from(data), isBinary }));
   receiver.on('pong', (data) => ev.pongs.push(Buffer.from(data)));
   receiver.on('ping', () => {});
@@ -158,6 +176,13 @@ function closesWith(...codes) {
 }
 
 const normalClose = frame(CLOSE, closePayload(1000, 'bye'));
+
+// deflated is a message body compressed as permessage-deflate sends it:
+// raw deflate, sync-flushed, without the trailing 00 00 ff ff.
+function deflated(data) {
+  const out = zlib.deflateRawSync(Buffer.from(data), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return out.slice(0, out.length - 4);
+}
 const text = (s) => ({ data: s, isBinary: false });
 const bin = (b) => ({ data: b, isBinary: true });
 
@@ -256,6 +281,22 @@ add('close', 'close in the middle of a fragmented message', '/text',
 add('close', 'server closes TCP when the client never answers its close', '/text',
   [frame(TEXT, Buffer.from([0xff]))], closesWith(1007), { noCloseReply: true, timeout: 5000 });
 
+// 7. permessage-deflate (RFC 7692), on the /deflate server only.
+add('deflate', 'compressed text: echoed', '/deflate/text', [frame(TEXT, deflated('Hello, deflate'), { rsv1: true }), waitMessages(1), normalClose], echoes([text('Hello, deflate')]));
+add('deflate', 'uncompressed text on a deflate connection: echoed', '/deflate/text', [frame(TEXT, 'plain'), waitMessages(1), normalClose], echoes([text('plain')]));
+add('deflate', 'compressed text in 2 fragments (RSV1 on the first only)', '/deflate/text',
+  (() => { const d = deflated('fragmented deflate'); return [frame(TEXT, d.slice(0, 5), { rsv1: true, fin: false }), frame(CONT, d.slice(5)), waitMessages(1), normalClose]; })(),
+  echoes([text('fragmented deflate')]));
+add('deflate', 'compressed message inflating past the read limit', '/deflate/text', [frame(TEXT, deflated(Buffer.alloc(4 << 20, 'a')), { rsv1: true })], closesWith(1009));
+add('deflate', 'compressed invalid UTF-8', '/deflate/text', [frame(TEXT, deflated(Buffer.from([0x61, 0xff])), { rsv1: true })], closesWith(1007));
+add('deflate', 'corrupt deflate data', '/deflate/text', [frame(TEXT, Buffer.from([0xff, 0xff, 0xff, 0xff]), { rsv1: true })], closesWith(1002, 1007));
+add('deflate', 'RSV1 on a ping: protocol error', '/deflate/text', [frame(PING, 'x', { rsv1: true })], closesWith(1002));
+// The library ignores RSV1 on continuation frames; this one fails anyway
+// because its data does not continue the deflate stream, which fiberws
+// closes with 1007. See docs/RELIABILITY.md.
+add('deflate', 'RSV1 on a continuation frame: connection failed', '/deflate/text',
+  [frame(TEXT, deflated('ab'), { rsv1: true, fin: false }), frame(CONT, deflated('cd'), { rsv1: true })], closesWith(1002, 1007));
+
 // Deviations of fasthttp/websocket that fiberws cannot fix in its layer:
 // the library parses close frames before any hook of ours runs and hides
 // the raw payload. See docs/RELIABILITY.md.
@@ -265,6 +306,9 @@ const KNOWN = new Set([
   // 1014 (Bad Gateway, IANA-registered) is missing from the library's list
   // of codes it accepts from a peer, so it fails the connection with 1002.
   'close 1014: valid, answered',
+  // RSV1 on a control frame is not checked when permessage-deflate is on;
+  // the ping is answered.
+  'RSV1 on a ping: protocol error',
 ]);
 
 (async () => {

@@ -1,5 +1,6 @@
 // Command server serves the fiberws routes that conformance/cases.js drives
-// with raw frames: a text echo and a binary echo, with a 64 KiB read limit.
+// with raw frames: a text echo and a binary echo, with a 64 KiB read limit,
+// and the same text echo under /deflate with permessage-deflate enabled.
 // It listens on loopback only and prints "listening <addr>" once ready.
 //
 //	go run ./conformance/server -addr 127.0.0.1:0
@@ -23,9 +24,9 @@ import (
 // oversize cases send more.
 const ReadLimit = 64 << 10
 
-type echo struct{}
+type echo struct{ prefix string }
 
-func (echo) Prefix() string { return "/" }
+func (e echo) Prefix() string { return e.prefix }
 func (echo) Routes() []fiberws.Route {
 	return []fiberws.Route{
 		fiberws.WebSocket("/text", func(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
@@ -49,7 +50,11 @@ func main() {
 		log.Fatal(err)
 	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	if err := fiberws.New(fiberws.Config{ReadLimit: ReadLimit}).Register(app, echo{}); err != nil {
+	if err := fiberws.New(fiberws.Config{ReadLimit: ReadLimit}).Register(app, echo{"/"}); err != nil {
+		log.Fatal(err)
+	}
+	deflate := fiberws.New(fiberws.Config{ReadLimit: ReadLimit, EnableCompression: true})
+	if err := deflate.Register(app, echo{"/deflate"}); err != nil {
 		log.Fatal(err)
 	}
 	go func() {

@@ -12,8 +12,9 @@ import (
 // the app-scope lifecycle components. Zero fields take the values of
 // ConfigDefault.
 type Config struct {
-	// ReadLimit is the largest message accepted, in bytes. A larger one
-	// closes the connection with 1009. Default 1 MiB.
+	// ReadLimit is the largest message accepted, in bytes, counted after
+	// permessage-deflate decompression. A larger one closes the
+	// connection with 1009. Default 1 MiB.
 	ReadLimit int64
 	// WriteTimeout bounds every write (replies, Send, pings, close frames).
 	// A client that does not take a frame within it is dropped. Default 10s.
@@ -37,7 +38,9 @@ type Config struct {
 	// do not limit message size. Default 4096 each.
 	ReadBufferSize, WriteBufferSize int
 	// EnableCompression negotiates permessage-deflate when the client asks.
-	// Off by default.
+	// Off by default: inflating costs CPU on every message. When on,
+	// ReadLimit bounds the inflated size and corrupt compressed data closes
+	// the connection with 1007.
 	EnableCompression bool
 	// MaxConnections caps the open connections of the Server (all its
 	// routes); an upgrade request over it gets HTTP 503 before the upgrade.

@@ -183,9 +183,7 @@ func TestSendRacingClientDrop(t *testing.T) {
 	}))
 	c := h.Dial(t, "/spam")
 	c.SendText("go")
-	if got := c.ReadText(); got != "spamming" {
-		t.Fatalf("got %q", got)
-	}
+	c.ReadText() // the reply or a spam message: the sender races the result
 	c.Drop()
 	if err := recv(t, results, "the sender to stop"); !errors.Is(err, fiberws.ErrClosed) {
 		t.Fatalf("Send after drop: %v, want ErrClosed", err)

@@ -35,7 +35,10 @@ type Config struct {
 	// Requests without an Origin header (non-browser clients) pass.
 	Origins []string
 	// ReadBufferSize and WriteBufferSize size the socket I/O buffers; they
-	// do not limit message size. Default 4096 each.
+	// do not limit message size. The read buffer stays with its connection
+	// for its whole life (so it is most of an idle connection's memory); the
+	// write buffer is pooled and held only during a write. Default 1024 for
+	// reading (contrib/websocket's default too), 4096 for writing.
 	ReadBufferSize, WriteBufferSize int
 	// EnableCompression negotiates permessage-deflate when the client asks.
 	// Off by default: inflating costs CPU on every message. When on,
@@ -86,7 +89,7 @@ var ConfigDefault = Config{
 	HandshakeTimeout: 10 * time.Second,
 	CloseTimeout:     2 * time.Second,
 	QueueSize:        16,
-	ReadBufferSize:   4096,
+	ReadBufferSize:   1024,
 	WriteBufferSize:  4096,
 	ShutdownTimeout:  5 * time.Second,
 	MaxConnections:   10000,

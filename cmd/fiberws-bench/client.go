@@ -25,8 +25,9 @@ var dialer = websocket.Dialer{
 	},
 }
 
-// dialAll opens n connections to url, at most par at a time.
-func dialAll(url string, n, par int) ([]*websocket.Conn, error) {
+// dialAll opens n connections to url, at most par at a time, and calls
+// each (if not nil) on every connection as soon as it is open.
+func dialAll(url string, n, par int, each func(*websocket.Conn)) ([]*websocket.Conn, error) {
 	conns := make([]*websocket.Conn, n)
 	var firstErr error
 	var mu sync.Mutex
@@ -54,6 +55,9 @@ func dialAll(url string, n, par int) ([]*websocket.Conn, error) {
 					return
 				}
 				conns[i] = c
+				if each != nil {
+					each(c)
+				}
 			}
 		}()
 	}
@@ -254,29 +258,44 @@ func percentile(d []time.Duration, q float64) time.Duration {
 	return d[i]
 }
 
-// holdIdle keeps conns open, each with a reader that answers pings, until
-// stop closes; it returns how many connections failed meanwhile.
-func holdIdle(conns []*websocket.Conn, stop <-chan struct{}) (failed func() int64, wait func()) {
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				// No deadline: the reader ends when stop closes the socket.
-				if _, _, err := c.NextReader(); err != nil {
-					select {
-					case <-stop:
-					default:
-						n.Add(1)
-					}
-					return
+// idleHolder keeps connections open, each with a reader that answers
+// pings, started as soon as the connection is (so that no ping goes
+// unanswered while the others are still dialing).
+type idleHolder struct {
+	stop   chan struct{}
+	failed atomic.Int64
+	wg     sync.WaitGroup
+}
+
+func newIdleHolder() *idleHolder { return &idleHolder{stop: make(chan struct{})} }
+
+func (h *idleHolder) hold(c *websocket.Conn) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for {
+			// No deadline: the reader ends when the socket is closed.
+			if _, _, err := c.NextReader(); err != nil {
+				select {
+				case <-h.stop:
+				default:
+					h.failed.Add(1)
 				}
+				return
 			}
-		}()
+		}
+	}()
+}
+
+// release closes conns and waits for their readers.
+func (h *idleHolder) release(conns []*websocket.Conn) {
+	close(h.stop)
+	for _, c := range conns {
+		if c != nil {
+			_ = c.Close()
+		}
 	}
-	return n.Load, wg.Wait
+	h.wg.Wait()
 }
 
 // receiveBroadcasts waits on every connection for one message and returns

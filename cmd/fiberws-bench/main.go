@@ -435,7 +435,7 @@ func (s *suite) echo(scenario, kind string, round int) result {
 		return fail(err)
 	}
 	defer c.stop()
-	conns, err := dialAll("ws://"+c.addr+"/ws", o.conns, 16)
+	conns, err := dialAll("ws://"+c.addr+"/ws", o.conns, 16, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -532,19 +532,13 @@ func (s *suite) idle(kind string, ping bool, round int) result {
 	if err != nil {
 		return fail(err)
 	}
-	conns, err := dialAll("ws://"+c.addr+"/ws", o.idle, 64)
+	holder := newIdleHolder()
+	conns, err := dialAll("ws://"+c.addr+"/ws", o.idle, 64, holder.hold)
 	if err != nil {
+		holder.release(nil)
 		return fail(err)
 	}
-	stop := make(chan struct{})
-	failed, wait := holdIdle(conns, stop)
-	defer func() {
-		close(stop)
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		wait()
-	}()
+	defer holder.release(conns)
 	// Let a few keep-alive rounds pass.
 	settle := time.Second
 	if ping {
@@ -559,7 +553,7 @@ func (s *suite) idle(kind string, ping bool, round int) result {
 	if err != nil {
 		return fail(err)
 	}
-	if n := failed(); n > 0 {
+	if n := holder.failed.Load(); n > 0 {
 		r.Err = fmt.Sprintf("%d connections dropped while idle", n)
 	}
 	r.KBPerConn = float64(rss1-rss0) / float64(o.idle) / 1024
@@ -580,7 +574,7 @@ func (s *suite) broadcast(kind string, round int) result {
 		return fail(err)
 	}
 	defer c.stop()
-	conns, err := dialAll("ws://"+c.addr+"/bc", o.bcClients, 64)
+	conns, err := dialAll("ws://"+c.addr+"/bc", o.bcClients, 64, nil)
 	if err != nil {
 		return fail(err)
 	}

@@ -17,13 +17,14 @@ const room = "bench"
 // broadcaster is the server side of the broadcast runs: raw contrib
 // members written to by a plain loop, or fiberws members of a hub.
 type broadcaster struct {
-	mu  sync.Mutex
-	raw map[*contribws.Conn]struct{}
-	hub *hub.Hub
+	mu       sync.Mutex
+	raw      map[*contribws.Conn]struct{}
+	sessions map[*fiberws.Session]struct{} // fiberws members, for the plain-loop variant
+	hub      *hub.Hub
 }
 
 func newBroadcaster() *broadcaster {
-	return &broadcaster{raw: map[*contribws.Conn]struct{}{}}
+	return &broadcaster{raw: map[*contribws.Conn]struct{}{}, sessions: map[*fiberws.Session]struct{}{}}
 }
 
 // rawMember keeps a contrib connection in the raw set until it closes.
@@ -50,6 +51,14 @@ func (b *broadcaster) hubRoute() (fiberws.Route, bool) {
 	h := b.hub
 	return fiberws.WebSocket("/bc", func(_ context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
 		if msg == nil {
+			b.mu.Lock()
+			b.sessions[c.Session] = struct{}{}
+			b.mu.Unlock()
+			c.Cleanup(func() {
+				b.mu.Lock()
+				delete(b.sessions, c.Session)
+				b.mu.Unlock()
+			})
 			_, err := h.Join(room, c.Session)
 			return nil, err
 		}
@@ -67,8 +76,25 @@ func (b *broadcaster) members() int {
 }
 
 // broadcast sends msg to every member: through the hub (which queues and
-// returns) or with the plain loop a hand-written contrib server has.
-func (b *broadcaster) broadcast(msg string) (int, error) {
+// returns), with a plain loop of SendPrepared over the fiberws sessions
+// (loop), or with the plain loop a hand-written contrib server has.
+func (b *broadcaster) broadcast(msg string, loop bool) (int, error) {
+	if b.hub != nil && loop {
+		p, err := fiberws.Prepare(msg)
+		if err != nil {
+			return 0, err
+		}
+		b.mu.Lock()
+		sessions := make([]*fiberws.Session, 0, len(b.sessions))
+		for s := range b.sessions {
+			sessions = append(sessions, s)
+		}
+		b.mu.Unlock()
+		for _, s := range sessions {
+			_ = s.SendPrepared(p)
+		}
+		return len(sessions), nil
+	}
 	if b.hub != nil {
 		return b.hub.Members(room), hub.Broadcast(b.hub, room, msg)
 	}

@@ -315,7 +315,7 @@ func brief(r result) string {
 	case r.KBPerConn != 0:
 		return fmt.Sprintf("%.1f kB/conn", r.KBPerConn)
 	case r.AllMs != 0:
-		return fmt.Sprintf("%.1f ms until all received", r.AllMs)
+		return fmt.Sprintf("%.1f ms until all received, %.2f µs server CPU per delivery", r.AllMs, r.CPUus)
 	}
 	return fmt.Sprintf("%.0f msgs/s, %.2f µs CPU/msg, %.2f allocs/msg", r.MsgsPerSec, r.CPUus, r.Allocs)
 }
@@ -387,11 +387,11 @@ func run(o options) error {
 	}
 	if want("broadcast") {
 		for round := 0; round < max(1, o.rounds-1); round++ {
-			a, b := kindRaw, kindString
+			kinds := []string{kindRaw, kindString, bcLoop}
 			if round%2 == 1 {
-				a, b = b, a
+				slices.Reverse(kinds)
 			}
-			for _, kind := range []string{a, b} {
+			for _, kind := range kinds {
 				s.record(s.broadcast(kind, round))
 			}
 		}
@@ -561,15 +561,27 @@ func (s *suite) idle(kind string, ping bool, round int) result {
 	return r
 }
 
+// bcLoop is the broadcast variant "fiberws loop": fiberws sessions written
+// to by a plain SendPrepared loop, no hub; it separates the cost of the
+// hub's queues and writers from that of fiberws's write path.
+const bcLoop = "loop"
+
 func (s *suite) broadcast(kind string, round int) result {
 	o := s.o
-	name := "raw loop"
-	if kind != kindRaw {
+	name, query := "raw loop", ""
+	switch kind {
+	case kindString:
 		name = "fiberws hub"
+	case bcLoop:
+		name, kind, query = "fiberws loop", kindString, "&mode=loop"
 	}
 	r := result{Scenario: "broadcast", Server: name, Round: round, Conns: o.bcClients}
 	fail := func(err error) result { r.Err = err.Error(); return r }
-	c, err := startChild(kind, 0, "")
+	profDir := ""
+	if o.profile != "" && round == 0 {
+		profDir = o.profile
+	}
+	c, err := startChild(kind, 0, profDir)
 	if err != nil {
 		return fail(err)
 	}
@@ -593,6 +605,17 @@ func (s *suite) broadcast(kind string, round int) result {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if profDir != "" {
+		pname := "broadcast-" + strings.ReplaceAll(name, " ", "-")
+		if _, err := c.get("/ctl/prof/start?name=" + pname); err != nil {
+			return fail(err)
+		}
+		defer func() { _, _ = c.get("/ctl/prof/stop?name=" + pname) }()
+	}
+	u0, s0, err := c.cpu()
+	if err != nil {
+		return fail(err)
+	}
 	var times []time.Duration
 	for i := 0; i < o.bcRounds; i++ {
 		type recv struct {
@@ -607,7 +630,7 @@ func (s *suite) broadcast(kind string, round int) result {
 		}()
 		time.Sleep(20 * time.Millisecond) // let the readers block
 		t0 := time.Now()
-		if _, err := c.get("/ctl/broadcast?msg=" + strconv.Itoa(i) + "-" + strings.Repeat("x", 60)); err != nil {
+		if _, err := c.get("/ctl/broadcast?msg=" + strconv.Itoa(i) + "-" + strings.Repeat("x", 60) + query); err != nil {
 			return fail(err)
 		}
 		got := <-done
@@ -616,8 +639,15 @@ func (s *suite) broadcast(kind string, round int) result {
 		}
 		times = append(times, got.last.Sub(t0))
 	}
+	u1, s1, err := c.cpu()
+	if err != nil {
+		return fail(err)
+	}
 	slices.Sort(times)
 	r.Msgs = int64(o.bcRounds * len(conns))
+	// Server CPU per delivery (the control requests are included).
+	r.CPUus = us((u1-u0)+(s1-s0)) / float64(r.Msgs)
+	r.UserUS = us(u1-u0) / float64(r.Msgs)
 	r.AllMs = float64(times[len(times)/2]) / float64(time.Millisecond)
 	return r
 }

@@ -25,6 +25,7 @@ var baselines = map[string]string{
 	"fiberws json":         "raw contrib+json",
 	"fiberws string +ping": "raw contrib +ping",
 	"fiberws hub":          "raw loop",
+	"fiberws loop":         "raw loop",
 }
 
 func median(vals []float64) float64 {
@@ -149,10 +150,11 @@ func (s *suite) table(sums []summary) string {
 	}
 	if len(bc) > 0 {
 		fmt.Fprintf(&b, "\nBroadcast: one 62 B message to %d clients, median of %d\n\n", o.bcClients, o.bcRounds)
-		fmt.Fprintln(&b, "| server | ms until all received | vs raw |")
-		fmt.Fprintln(&b, "|---|---|---|")
+		fmt.Fprintln(&b, "| server | ms until all received | server CPU µs/delivery | vs raw: time | vs raw: CPU |")
+		fmt.Fprintln(&b, "|---|---|---|---|---|")
 		for _, sm := range bc {
-			fmt.Fprintf(&b, "| %s | %.1f | %s |\n", sm.Server, sm.Median.AllMs, fmtRatio(sm.Ratio, "all_received"))
+			fmt.Fprintf(&b, "| %s | %.1f | %.2f | %s | %s |\n", sm.Server, sm.Median.AllMs, sm.Median.CPUus,
+				fmtRatio(sm.Ratio, "all_received"), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
 		}
 	}
 	for _, sm := range sums {

@@ -229,7 +229,7 @@ func controlRoutes(app *fiber.App, profDir string, bc *broadcaster) {
 		return pprof.Lookup("allocs").WriteTo(f, 0)
 	})
 	app.Get("/ctl/broadcast", func(c *fiber.Ctx) error {
-		n, err := bc.broadcast(c.Query("msg"))
+		n, err := bc.broadcast(c.Query("msg"), c.Query("mode") == "loop")
 		if err != nil {
 			return err
 		}

@@ -108,7 +108,11 @@ func (s *Server) TryDial(path string, header ...http.Header) (*Client, *http.Res
 	c := &Client{conn: conn}
 	conn.SetPingHandler(func(data string) error {
 		c.pings.Add(1)
-		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(Timeout))
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(Timeout))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil // closing: the pong no longer matters (gorilla's default does the same)
+		}
+		return err
 	})
 	return c, resp, nil
 }

@@ -22,11 +22,14 @@
 //
 // # Slow clients
 //
-// A client that stops reading never delays the others. Every member has a
-// bounded outgoing queue (Config.QueueSize) drained by a writer goroutine of
-// its own, started when the queue becomes non-empty and gone when it is
-// empty again, so an idle member costs no goroutine. Broadcast only appends
-// to the queues and never waits for a socket.
+// A client that stops reading does not hold up the others for more than
+// about a millisecond. Every member has a bounded outgoing queue
+// (Config.QueueSize); Broadcast only appends to the queues and never waits
+// for a socket. The members a broadcast wakes up are written one after the
+// other by one goroutine (so a broadcast to N members does not cost N
+// goroutines, and an idle member costs none); when one member's write takes
+// longer than a millisecond, another goroutine goes on with the members
+// after it, so a stuck socket delays nobody else by more than that.
 //
 // When a member's queue is full, the member is dropped: the connection is
 // closed with 1008 (policy violation) and reason "slow consumer"

@@ -239,8 +239,8 @@ func (h *Hub) SendTo(s *fiberws.Session, p *fiberws.PreparedMessage) error {
 	case m == nil:
 		return ErrNotMember
 	}
-	if p != nil {
-		m.enqueue(p)
+	if p != nil && m.enqueue(p) {
+		h.startDrain([]*member{m})
 	}
 	return nil
 }
@@ -260,14 +260,18 @@ func Send[T any](h *Hub, s *fiberws.Session, v T) error {
 func (r *room) deliverFunc(h *Hub) func(Envelope) {
 	return func(env Envelope) {
 		own := env.Origin == h.id
+		var wake []*member
 		r.mu.RLock()
-		defer r.mu.RUnlock()
 		for m := range r.members {
 			if own && len(env.Except) > 0 && slices.Contains(env.Except, m.s.ID()) {
 				continue
 			}
-			m.enqueue(env.Message)
+			if m.enqueue(env.Message) {
+				wake = append(wake, m)
+			}
 		}
+		r.mu.RUnlock()
+		h.startDrain(wake)
 	}
 }
 

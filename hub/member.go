@@ -3,6 +3,8 @@ package hub
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/fiberws/fiberws"
 )
@@ -26,13 +28,15 @@ type member struct {
 	stopped bool // left the hub, dropped, or its connection is closing: accept nothing
 }
 
-// enqueue adds p to the queue, starting the writer if none runs. It never
-// blocks on the socket. A full queue drops the member as a slow consumer.
-func (m *member) enqueue(p *fiberws.PreparedMessage) {
+// enqueue adds p to the queue. It never blocks on the socket. It reports
+// whether the member now needs a writer (its queue was idle): the caller
+// hands it to a drain, usually together with the other members of the same
+// broadcast. A full queue drops the member as a slow consumer.
+func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stopped {
-		return
+		return false
 	}
 	if m.queue == nil {
 		m.queue = make([]*fiberws.PreparedMessage, m.h.cfg.QueueSize)
@@ -45,20 +49,19 @@ func (m *member) enqueue(p *fiberws.PreparedMessage) {
 			// Blocks at most the write timeout when a write is stuck.
 			_ = m.s.CloseSlowConsumer()
 		}()
-		return
+		return false
 	}
 	m.queue[(m.head+m.n)%len(m.queue)] = p
 	m.n++
-	if !m.writing {
-		m.writing = true
-		m.h.writers.Add(1)
-		go m.write()
+	if m.writing {
+		return false
 	}
+	m.writing = true
+	return true
 }
 
-// write drains the queue and exits when it is empty.
+// write drains the queue and returns when it is empty.
 func (m *member) write() {
-	defer m.h.writers.Done()
 	for {
 		m.mu.Lock()
 		if m.n == 0 || m.stopped {
@@ -78,6 +81,82 @@ func (m *member) write() {
 		// the route's catchers, which decided whether the connection stays.
 		if err := m.s.SendPrepared(p); errors.Is(err, fiberws.ErrClosed) {
 			m.stop()
+		}
+	}
+}
+
+// stallBudget is how long one member's writes may hold up the members
+// after it in a drain before another goroutine takes over the rest.
+const stallBudget = time.Millisecond
+
+// drain writes the queues of a list of members (those a broadcast woke up)
+// one after the other, from one goroutine: a broadcast to N idle members
+// costs one goroutine, not N. A member whose socket does not take its
+// frames (a slow consumer) must not hold up the others, so each member's
+// turn arms a timer: if it is still writing after stallBudget, the timer
+// starts another goroutine that continues with the next members. Members
+// are taken in order through an atomic index, so each is written by one
+// goroutine, and a member's own messages keep their order (one writer per
+// member, see member.writing).
+type drain struct {
+	h      *Hub
+	list   []*member
+	next   atomic.Int64 // index of the next member to take
+	active atomic.Int64 // goroutines of this drain; the last one out calls writers.Done
+}
+
+// startDrain writes the queues of list from a new goroutine.
+func (h *Hub) startDrain(list []*member) {
+	if len(list) == 0 {
+		return
+	}
+	d := &drain{h: h, list: list}
+	d.active.Store(1)
+	h.writers.Add(1)
+	go d.run()
+}
+
+func (d *drain) run() {
+	var stall *time.Timer
+	defer func() {
+		if stall != nil {
+			stall.Stop()
+		}
+		if d.active.Add(-1) == 0 {
+			d.h.writers.Done()
+		}
+	}()
+	for {
+		i := int(d.next.Add(1)) - 1
+		if i >= len(d.list) {
+			return
+		}
+		if i+1 < len(d.list) {
+			if stall == nil {
+				stall = time.AfterFunc(stallBudget, d.spawn)
+			} else {
+				stall.Reset(stallBudget)
+			}
+		}
+		d.list[i].write()
+		if stall != nil {
+			stall.Stop()
+		}
+	}
+}
+
+// spawn runs on a stall timer: a member is taking long, so another
+// goroutine goes on with the members after it. A late timer finds the
+// drain finished (or nothing left to take) and does nothing.
+func (d *drain) spawn() {
+	for {
+		a := d.active.Load()
+		if a == 0 || int(d.next.Load()) >= len(d.list) {
+			return
+		}
+		if d.active.CompareAndSwap(a, a+1) {
+			go d.run()
+			return
 		}
 	}
 }

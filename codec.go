@@ -46,7 +46,11 @@ func newDecoder[T any]() decoder[T] {
 	}
 	return func(data []byte) (T, error) {
 		var v T
-		if err := json.UnmarshalNoEscape(data, &v); err != nil {
+		// Not UnmarshalNoEscape/MarshalNoEscape: they hide the value from
+		// the compiler and go-json then holds it only as a uintptr, so the
+		// GC may free (or a stack move may strand) it mid-call. The soak
+		// crashed on it (see TestCodecSurvivesGC).
+		if err := json.Unmarshal(data, &v); err != nil {
 			return v, &DecodeError{Err: err}
 		}
 		return v, nil
@@ -85,7 +89,7 @@ func newEncoder[T any]() encoder[T] {
 		return func(T) (MessageType, []byte, bool, error) { return 0, nil, true, nil }
 	}
 	jsonEncode := func(v T) (MessageType, []byte, bool, error) {
-		data, err := json.MarshalNoEscape(v)
+		data, err := json.Marshal(v)
 		return Text, data, false, err
 	}
 	if reflect.TypeFor[T]().Kind() == reflect.Pointer {

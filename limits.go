@@ -71,6 +71,9 @@ func WithMessageRate(limit rate.Limit, burst int) Option {
 // WithIdleTimeout overrides Config.IdleTimeout for this route: a connection
 // on which nothing (no message, no ping or pong) arrives for d is closed
 // with 1001 "idle timeout". d <= 0 turns the idle timeout off for the route.
+// The deadline is re-armed before each frame header and by each ping and
+// pong, so a message body must also arrive within d of its start: a client
+// trickling a large message slower than that is closed too.
 func WithIdleTimeout(d time.Duration) Option {
 	return func(r *Route) { r.limits.idle, r.limits.idleSet = d, true }
 }
@@ -107,33 +110,32 @@ func resolveLimits(cfg Config, r Route) *mountedLimits {
 
 // admit runs before the upgrade: over the Server's or the route's cap the
 // request gets 503 and is never upgraded. Concurrent handshakes can all
-// pass it; serve's enter catches the few that overshoot.
+// pass it; enter catches the few that overshoot.
 func (mr *mountedRoute) admit(c *fiber.Ctx) error {
-	if mr.overLimit(1) {
+	full := func(n int64, limit int) bool { return limit > 0 && n >= int64(limit) }
+	if full(mr.limits.active.Load(), mr.limits.maxConns) || full(mr.srv.counted.Load(), mr.srv.cfg.MaxConnections) {
 		c.Set(fiber.HeaderRetryAfter, "1")
 		return fiber.ErrServiceUnavailable
 	}
 	return nil
 }
 
-// overLimit reports whether the open connections, plus extra, exceed a cap.
-func (mr *mountedRoute) overLimit(extra int) bool {
-	if m := mr.limits.maxConns; m > 0 && int(mr.limits.active.Load())+extra > m {
-		return true
-	}
-	if m := mr.srv.cfg.MaxConnections; m > 0 && mr.srv.Connections()+extra > m {
-		return true
-	}
-	return false
+// enter counts an upgraded connection against the caps and reports whether
+// it is within them. Counting is in arrival order, so of a burst that raced
+// past admit the first ones stay and the rest are closed with 1013 "too
+// many connections" right after the upgrade. Every enter is matched by a
+// leave, when the connection has finished.
+func (mr *mountedRoute) enter() bool {
+	within := func(n int64, limit int) bool { return limit <= 0 || n <= int64(limit) }
+	app := mr.srv.counted.Add(1)
+	route := mr.limits.active.Add(1)
+	return within(app, mr.srv.cfg.MaxConnections) && within(route, mr.limits.maxConns)
 }
 
-// enter counts a connection that has been upgraded, before the Server
-// tracks it; every enter is matched by a leave. Once tracked, serve checks
-// overLimit(0) (the connection itself is counted by then) and closes the
-// few that raced past admit with 1013.
-func (mr *mountedRoute) enter() { mr.limits.active.Add(1) }
-
-func (mr *mountedRoute) leave() { mr.limits.active.Add(-1) }
+func (mr *mountedRoute) leave() {
+	mr.limits.active.Add(-1)
+	mr.srv.counted.Add(-1)
+}
 
 // connLimits is the per-connection state of the limits.
 type connLimits struct {

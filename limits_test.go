@@ -165,7 +165,7 @@ func TestMaxConnectionsBurst(t *testing.T) {
 		}
 		alive++
 	}
-	if alive > 5 || alive == 0 {
+	if alive > 5 || alive == 0 { // arrival order: the first ones stay
 		t.Fatalf("%d connections stayed open, cap 5", alive)
 	}
 	fiberwstest.Eventually(t, func() bool { return ws.Connections() <= 5 }, "%d open", ws.Connections())

@@ -57,11 +57,11 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		workerDone: make(chan struct{}),
 	}
 	ws.SetReadLimit(mr.readLimit)
-	mr.enter()
+	admitted := mr.enter()
 	if !mr.srv.track(s) {
 		_ = s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)
 	}
-	if mr.overLimit(0) {
+	if !admitted {
 		_ = s.closeWith(CloseTryAgainLater, ReasonTooManyConnections, hooks.ByServer, nil)
 	}
 	if mr.keepalive != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
@@ -23,6 +24,9 @@ type Server struct {
 	conns    map[*Session]struct{}
 	shutdown bool
 	wg       sync.WaitGroup
+	// counted is the connections counted against Config.MaxConnections
+	// (limits.go): upgraded and not yet finished.
+	counted atomic.Int64
 }
 
 // New creates a Server. Zero fields of config take ConfigDefault's values.

@@ -35,10 +35,11 @@ type Config struct {
 	// Requests without an Origin header (non-browser clients) pass.
 	Origins []string
 	// ReadBufferSize and WriteBufferSize size the socket I/O buffers; they
-	// do not limit message size. The read buffer stays with its connection
-	// for its whole life (so it is most of an idle connection's memory); the
-	// write buffer is pooled and held only during a write. Default 1024 for
-	// reading (contrib/websocket's default too), 4096 for writing.
+	// do not limit message size (a larger message still goes out as one
+	// frame). Each connection keeps its buffers for its whole life, the
+	// write buffer from its first data write on; a pooled write buffer
+	// would cost an allocation per message instead. Default 1024 each, as
+	// in contrib/websocket.
 	ReadBufferSize, WriteBufferSize int
 	// EnableCompression negotiates permessage-deflate when the client asks.
 	// Off by default: inflating costs CPU on every message. When on,
@@ -90,7 +91,7 @@ var ConfigDefault = Config{
 	CloseTimeout:     2 * time.Second,
 	QueueSize:        16,
 	ReadBufferSize:   1024,
-	WriteBufferSize:  4096,
+	WriteBufferSize:  1024,
 	ShutdownTimeout:  5 * time.Second,
 	MaxConnections:   10000,
 }

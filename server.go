@@ -38,7 +38,6 @@ func New(config ...Config) *Server {
 			HandshakeTimeout:  cfg.HandshakeTimeout,
 			ReadBufferSize:    cfg.ReadBufferSize,
 			WriteBufferSize:   cfg.WriteBufferSize,
-			WriteBufferPool:   &sync.Pool{},
 			EnableCompression: cfg.EnableCompression,
 			// Origins are checked by the origin middleware before the
 			// upgrade, where a rejection can be a proper HTTP response.

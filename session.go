@@ -203,7 +203,9 @@ func (c *Conn[T]) send(v T) error {
 
 type encodeError struct{ err error }
 
+// Error describes the failure for logs.
 func (e *encodeError) Error() string { return "fiberws: encode result: " + e.err.Error() }
+// Unwrap returns the encoder's error.
 func (e *encodeError) Unwrap() error { return e.err }
 
 func isEncodeError(err error) bool { _, ok := err.(*encodeError); return ok }

@@ -69,8 +69,10 @@ func SlogObserver(logger *slog.Logger) Observer {
 
 type slogObserver struct{ logger *slog.Logger }
 
+// OnRequest does nothing: the summary line says everything.
 func (o slogObserver) OnRequest(Request) {}
 
+// OnSummary logs the summary as one line.
 func (o slogObserver) OnSummary(s Summary) {
 	logger := o.logger
 	if logger == nil {

@@ -205,6 +205,7 @@ type encodeError struct{ err error }
 
 // Error describes the failure for logs.
 func (e *encodeError) Error() string { return "fiberws: encode result: " + e.err.Error() }
+
 // Unwrap returns the encoder's error.
 func (e *encodeError) Unwrap() error { return e.err }
 

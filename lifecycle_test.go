@@ -1,11 +1,8 @@
 package fiberws_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -276,20 +273,6 @@ func (o *lcSummaryObserver) last() (hooks.Summary, bool) {
 	return o.s[len(o.s)-1], true
 }
 
-type lcRoutes []fiberws.Route
-
-func (lcRoutes) Prefix() string            { return "" }
-func (r lcRoutes) Routes() []fiberws.Route { return r }
-
-func lcServe(t *testing.T, cfg fiberws.Config, routes ...fiberws.Route) *fiberwstest.Server {
-	t.Helper()
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	if err := fiberws.New(cfg).Register(app, lcRoutes(routes)); err != nil {
-		t.Fatal(err)
-	}
-	return fiberwstest.Serve(t, app)
-}
-
 var lcErrForbiddenWord = errors.New("forbidden word")
 
 func TestPreInterceptorRejectsOneMessageAndCatcherKeepsOpen(t *testing.T) {
@@ -303,7 +286,7 @@ func TestPreInterceptorRejectsOneMessageAndCatcherKeepsOpen(t *testing.T) {
 	catcher := hooks.CatchIs(lcErrForbiddenWord, func(context.Context, hooks.Conn, error) hooks.Outcome {
 		return hooks.Reply("rejected")
 	})
-	ts := lcServe(t, fiberws.Config{}, fiberws.WebSocket("/censored", lcEcho,
+	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/censored", lcEcho,
 		fiberws.WithInterceptors(censor), fiberws.WithCatchers(catcher)))
 	c := ts.Dial(t, "/censored")
 	c.SendText("hello")
@@ -320,7 +303,7 @@ func TestPreInterceptorRejectionWithoutCatcherCloses1011(t *testing.T) {
 	reject := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error {
 		return errors.New("internal detail")
 	})
-	ts := lcServe(t, fiberws.Config{}, fiberws.WebSocket("/r", lcEcho, fiberws.WithInterceptors(reject)))
+	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/r", lcEcho, fiberws.WithInterceptors(reject)))
 	c := ts.Dial(t, "/r")
 	c.SendText("x")
 	code, reason := c.ExpectClose()
@@ -337,7 +320,7 @@ func TestPostInterceptorsSeeAsyncSendsAndCanDrop(t *testing.T) {
 		m.Data = append([]byte("[tagged] "), m.Data...)
 		return nil
 	})
-	ts := lcServe(t, fiberws.Config{}, fiberws.WebSocket("/async", func(ctx context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/async", func(ctx context.Context, c *fiberws.Conn[string], msg string) (string, error) {
 		go func() {
 			_ = c.Send("secret")
 			_ = c.Send("pushed " + msg)
@@ -364,7 +347,7 @@ func TestCatcherRepliesToBadJSONAndKeepsOpen(t *testing.T) {
 	badJSON := hooks.CatchAs(func(_ context.Context, _ hooks.Conn, err *fiberws.DecodeError) hooks.Outcome {
 		return hooks.Reply(`{"error":"invalid message"}`)
 	})
-	ts := lcServe(t, fiberws.Config{Catchers: []fiberws.Catcher{badJSON}},
+	ts := serveWith(t, fiberws.Config{Catchers: []fiberws.Catcher{badJSON}},
 		fiberws.WebSocket("/json", func(_ context.Context, _ *fiberws.Conn[string], m lcChatMessage) (string, error) {
 			return m.User + ": " + m.Text, nil
 		}))
@@ -387,7 +370,7 @@ func TestCatchersRunRouteControllerAppThenDefault(t *testing.T) {
 			return hooks.Outcome{}, false
 		})
 	}
-	ts := lcServe(t, fiberws.Config{Catchers: []fiberws.Catcher{pass("app")}},
+	ts := serveWith(t, fiberws.Config{Catchers: []fiberws.Catcher{pass("app")}},
 		fiberws.WebSocket("/fail", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 			return "", &fiberws.CloseError{Code: 4001, Reason: "custom"}
 		}, fiberws.WithCatchers(pass("route"))))
@@ -403,11 +386,9 @@ func TestCatchersRunRouteControllerAppThenDefault(t *testing.T) {
 }
 
 func TestPanickingInterceptorAndCatcherClose1011(t *testing.T) {
-	var logs lcLogBuffer
-	logger := lcLogger(&logs)
 	panicky := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error { panic("pre exploded") })
 	badCatcher := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) { panic("catcher exploded") })
-	ts := lcServe(t, fiberws.Config{Logger: logger},
+	ts := serveWith(t, fiberws.Config{},
 		fiberws.WebSocket("/pre", lcEcho, fiberws.WithInterceptors(panicky)),
 		fiberws.WebSocket("/catch", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 			return "", errors.New("boom")
@@ -428,22 +409,21 @@ func TestPanickingInterceptorAndCatcherClose1011(t *testing.T) {
 		t.Fatalf("other connection got %q", got)
 	}
 	fiberwstest.Eventually(t, func() bool {
-		s := logs.String()
+		s := ts.logs.String()
 		return strings.Contains(s, "pre exploded") && strings.Contains(s, "catcher exploded")
-	}, "panics logged; log so far: %s", logs.String())
+	}, "panics logged; log so far: %s", ts.logs.String())
 }
 
 func TestPanickingObserverHarmsNothing(t *testing.T) {
-	var logs lcLogBuffer
 	obs := lcPanicObserver{}
-	ts := lcServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}, Logger: lcLogger(&logs)}, fiberws.WebSocket("/echo", lcEcho))
+	ts := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", lcEcho))
 	c := ts.Dial(t, "/echo")
 	c.SendText("hi")
 	if got := c.ReadText(); got != "hi" {
 		t.Fatalf("got %q", got)
 	}
 	c.Close(fiberws.CloseNormalClosure, "")
-	fiberwstest.Eventually(t, func() bool { return strings.Count(logs.String(), "observer panicked") >= 2 }, "observer panics logged")
+	fiberwstest.Eventually(t, func() bool { return strings.Count(ts.logs.String(), "observer panicked") >= 2 }, "observer panics logged")
 }
 
 type lcPanicObserver struct{}
@@ -453,7 +433,7 @@ func (lcPanicObserver) OnSummary(hooks.Summary) { panic("observer summary") }
 
 func TestObserverSummaryCounts(t *testing.T) {
 	obs := &lcSummaryObserver{}
-	ts := lcServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/room/:name", lcEcho))
+	ts := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/room/:name", lcEcho))
 	c := ts.Dial(t, "/room/blue?x=1")
 	c.SendText("abc")
 	c.ReadText()
@@ -476,34 +456,12 @@ func TestObserverSummaryCounts(t *testing.T) {
 	}
 }
 
-// lcLogBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type lcLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lcLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lcLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func lcLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 func TestOriginCheckBeforeUpgrade(t *testing.T) {
-	sameOrigin := lcServe(t, fiberws.Config{}, fiberws.WebSocket("/o", lcEcho))
-	allowList := lcServe(t, fiberws.Config{Origins: []string{"https://app.example"}}, fiberws.WebSocket("/o", lcEcho))
+	sameOrigin := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/o", lcEcho))
+	allowList := serveWith(t, fiberws.Config{Origins: []string{"https://app.example"}}, fiberws.WebSocket("/o", lcEcho))
 	cases := []struct {
 		name   string
-		srv    *fiberwstest.Server
+		srv    *harness
 		origin string
 		ok     bool
 	}{

@@ -116,7 +116,13 @@ func startOn(t *testing.T, app *fiber.App, cfg fiberws.Config, controllers ...fi
 // serveRoutes serves routes at the root with the default configuration.
 func serveRoutes(t *testing.T, routes ...fiberws.Route) *harness {
 	t.Helper()
-	return start(t, fiberws.Config{}, ctrl{routes: routes})
+	return serveWith(t, fiberws.Config{}, routes...)
+}
+
+// serveWith serves routes at the root with a Server made from cfg.
+func serveWith(t *testing.T, cfg fiberws.Config, routes ...fiberws.Route) *harness {
+	t.Helper()
+	return start(t, cfg, ctrl{routes: routes})
 }
 
 // waitIdle waits until the Server has no connection left: their handlers

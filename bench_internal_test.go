@@ -187,14 +187,12 @@ func benchSession(b *testing.B, route Route) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	return &Session{
-		route:      mr,
-		req:        &requestData{pattern: "/", path: "/"},
-		ws:         ws,
-		ctx:        ctx,
-		cancel:     cancel,
-		cleanups:   []func(){},
-		readerDone: make(chan struct{}),
-		workerDone: make(chan struct{}),
+		route:    mr,
+		req:      &requestData{pattern: "/", path: "/"},
+		ws:       ws,
+		ctx:      ctx,
+		cancel:   cancel,
+		cleanups: []func(){},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"time"
 	"unicode/utf8"
@@ -26,9 +27,10 @@ const inlineBudget = time.Millisecond
 
 // Runner states of a connection (Session.runner).
 const (
-	runIdle    int32 = iota // the reader is reading; handlers run inline
-	runBusy                 // the reader is running a handler inline
-	runHandOff              // reading moved to its own goroutine; handlers run from the queue
+	runIdle      int32 = iota // the reader is reading; handlers run inline
+	runBusy                   // the reader is running a handler inline
+	runSwitching              // the slow timer is setting up the hand-off
+	runHandOff                // reading moved to its own goroutine; handlers run from the queue
 )
 
 // serve runs one upgraded connection on the goroutine fasthttp hijacked it
@@ -45,16 +47,15 @@ const (
 func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
-		id:         sessionIDs.Add(1),
-		route:      mr,
-		req:        req,
-		ws:         ws,
-		ctx:        ctx,
-		cancel:     cancel,
-		cleanups:   []func(){},
-		inbox:      make(chan inbound, mr.srv.cfg.QueueSize),
-		readerDone: make(chan struct{}),
-		workerDone: make(chan struct{}),
+		id:       sessionIDs.Add(1),
+		route:    mr,
+		req:      req,
+		ws:       ws,
+		ctx:      ctx,
+		cancel:   cancel,
+		cleanups: []func(){},
+		// inbox and readerDone are made on hand-off, workerDone for a
+		// send-only worker: an idle connection needs none of them.
 	}
 	ws.SetReadLimit(mr.readLimit)
 	admitted := mr.enter()
@@ -78,7 +79,9 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	route := mr.route
 	switch {
 	case route.mode == ModeSendOnly:
+		// Nothing is queued (incoming data is discarded), so no inbox.
 		s.runner.Store(runHandOff)
+		s.workerDone = make(chan struct{})
 		go s.work(true)
 		s.read()
 	case route.onConnect && s.state.Load() == stateOpen && !s.runInline(Message{Connect: true}):
@@ -86,8 +89,6 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		s.work(false)
 	case !s.read():
 		s.work(false)
-	default:
-		close(s.workerDone)
 	}
 	s.finish()
 }
@@ -173,6 +174,10 @@ func (s *Session) runInline(m Message) bool {
 		s.slow.Stop()
 		return true
 	}
+	// The timer is handing off; wait until the inbox it makes is there.
+	for s.runner.Load() != runHandOff {
+		runtime.Gosched()
+	}
 	return false
 }
 
@@ -181,7 +186,10 @@ func (s *Session) runInline(m Message) bool {
 // that fires late, after the handler returned, finds the runner idle and
 // does nothing (or hands off early, during the next handler: harmless).
 func (s *Session) handOff() {
-	if s.runner.CompareAndSwap(runBusy, runHandOff) {
+	if s.runner.CompareAndSwap(runBusy, runSwitching) {
+		s.inbox = make(chan inbound, s.route.srv.cfg.QueueSize)
+		s.readerDone = make(chan struct{})
+		s.runner.Store(runHandOff)
 		go s.read()
 	}
 }
@@ -192,7 +200,9 @@ func (s *Session) handOff() {
 func (s *Session) stopReading() {
 	s.markClosing(CloseAbnormalClosure, "", hooks.ByClient, nil)
 	s.release()
-	close(s.readerDone)
+	if s.readerDone != nil {
+		close(s.readerDone)
+	}
 }
 
 // readFailed records why reading stopped. If the connection was already
@@ -220,8 +230,9 @@ func (s *Session) readFailed(err error) {
 // goroutine: the one send-only run first (sendOnly), then every queued
 // message in arrival order, until reading is over.
 func (s *Session) work(sendOnly bool) {
-	defer close(s.workerDone)
 	if sendOnly {
+		// The send-only worker is a goroutine of its own; finish waits.
+		defer close(s.workerDone)
 		if s.state.Load() == stateOpen && s.process(s.handler, &Message{Connect: true}) {
 			_ = s.closeWith(CloseNormalClosure, "", hooks.ByServer, nil)
 		}
@@ -359,7 +370,9 @@ func (s *Session) logError(msg string, err error, attrs ...slog.Attr) {
 // socket has been released): wait for the handler, run cleanups, tell the
 // observers. It runs on the goroutine serve was called on.
 func (s *Session) finish() {
-	<-s.workerDone
+	if s.workerDone != nil {
+		<-s.workerDone
+	}
 	if s.slow != nil {
 		s.slow.Stop()
 	}

@@ -1,0 +1,88 @@
+package fiberws_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+)
+
+// Handlers run on the reader goroutine while they are quick and move
+// reading to a second goroutine when one is slow. These tests cross that
+// hand-off: order must hold across it, and a handler that blocks must not
+// stop the connection from answering pings.
+
+func TestOrderAcrossHandOff(t *testing.T) {
+	h := serveRoutes(t, fiberws.WebSocket("/ws", func(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+		if msg == "slow" {
+			time.Sleep(20 * time.Millisecond) // well past the inline budget
+		}
+		return msg, nil
+	}))
+	c := h.Dial(t, "/ws")
+	const n = 50
+	for i := 0; i < n; i++ {
+		if i == 10 {
+			c.SendText("slow")
+		}
+		c.SendText(strconv.Itoa(i))
+	}
+	for i := 0; i < n; i++ {
+		if i == 10 {
+			if got := c.ReadText(); got != "slow" {
+				t.Fatalf("reply %d: got %q, want \"slow\"", i, got)
+			}
+		}
+		if got := c.ReadText(); got != strconv.Itoa(i) {
+			t.Fatalf("reply %d: got %q", i, got)
+		}
+	}
+}
+
+func TestBlockedHandlerStillAnswersPings(t *testing.T) {
+	release := make(chan struct{})
+	h := serveRoutes(t, fiberws.WebSocket("/ws", func(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		case <-time.After(fiberwstest.Timeout):
+		}
+		return msg, nil
+	}))
+	c := h.Dial(t, "/ws")
+	conn := c.Conn()
+	pong := make(chan struct{}, 1)
+	conn.SetPongHandler(func(string) error {
+		select {
+		case pong <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	c.SendText("block")
+	if err := conn.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(fiberwstest.Timeout)); err != nil {
+		t.Fatal(err)
+	}
+	// Pongs are processed while the client reads; the reply arrives only
+	// after release, so the pong must come first.
+	replies := make(chan string, 1)
+	go func() {
+		_ = conn.SetReadDeadline(time.Now().Add(2 * fiberwstest.Timeout))
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			replies <- "error: " + err.Error()
+			return
+		}
+		replies <- string(data)
+	}()
+	recv(t, pong, "the pong while the handler is blocked")
+	close(release)
+	if got := recv(t, replies, "the reply"); got != "block" {
+		t.Fatalf("reply %q", got)
+	}
+}

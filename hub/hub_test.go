@@ -48,8 +48,10 @@ func (c *roomCtrl) Routes() []fiberws.Route {
 			room := conn.Params("room")
 			switch {
 			case msg == nil: // on-connect trigger
-				leave, err := c.h.Join(room, conn.Session)
+				// Stored before joining: tests look the session up as soon
+				// as the hub counts the member.
 				c.sessions.Store(conn.Params("who"), conn.Session)
+				leave, err := c.h.Join(room, conn.Session)
 				c.leaves.Store(conn.Session, leave)
 				return nil, err
 			case *msg == "leave":

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,17 +357,9 @@ func TestAppShutdownClosesConnections(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = app.Listener(ln)
-	}()
+	srv := fiberwstest.Serve(t, app)
 	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout}
-	conn, _, err := d.Dial("ws://"+ln.Addr().String()+"/c", nil)
+	conn, _, err := d.Dial(srv.URL("/c"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,16 +380,13 @@ func TestAppShutdownClosesConnections(t *testing.T) {
 			}
 		}
 	}()
-	if err := app.ShutdownWithTimeout(fiberwstest.Timeout); err != nil {
-		t.Fatalf("shutdown: %v", err)
+	if err := srv.Shutdown(fiberwstest.Timeout); err != nil {
+		t.Fatal(err)
 	}
 	select {
 	case <-cleaned:
 	default:
 		t.Fatal("the app's shutdown returned before the connection's cleanups ran")
-	}
-	if !closedWithin(served, fiberwstest.Timeout) {
-		t.Fatal("the app did not stop")
 	}
 	err = recv(t, closeErr, "the close frame")
 	var ce *websocket.CloseError

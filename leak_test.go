@@ -3,7 +3,6 @@ package fiberws_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -38,23 +37,14 @@ func TestThousandConnectCyclesLeaveNoGoroutine(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = app.Listener(ln)
-	}()
-	base := "ws://" + ln.Addr().String()
+	srv := fiberwstest.Serve(t, app)
+	base := "ws://" + srv.Addr
 	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout}
 
 	const cycles = 1000
 	for i := range cycles {
 		if err := cycle(d, base, i); err != nil {
-			_ = app.ShutdownWithTimeout(fiberwstest.Timeout)
-			<-served
+			_ = srv.Shutdown(fiberwstest.Timeout)
 			t.Fatalf("cycle %d: %v", i, err)
 		}
 	}
@@ -67,11 +57,8 @@ func TestThousandConnectCyclesLeaveNoGoroutine(t *testing.T) {
 		defer conn.Close()
 	}
 
-	if err := app.ShutdownWithTimeout(fiberwstest.Timeout); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	if !closedWithin(served, fiberwstest.Timeout) {
-		t.Fatal("the app did not stop")
+	if err := srv.Shutdown(fiberwstest.Timeout); err != nil {
+		t.Fatal(err)
 	}
 	if n := wsrv.Connections(); n != 0 {
 		t.Fatalf("%d connections still open after the app shut down", n)

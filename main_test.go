@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -157,25 +156,4 @@ func closedWithin(ch <-chan struct{}, d time.Duration) bool {
 	case <-time.After(d):
 		return false
 	}
-}
-
-// serveListener serves app on ln (already listening) and shuts it down,
-// bounded, when the test ends. It is fiberwstest.Serve for tests that
-// need to shape the listening socket.
-func serveListener(t *testing.T, app *fiber.App, ln net.Listener) string {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = app.Listener(ln)
-	}()
-	t.Cleanup(func() {
-		if err := app.ShutdownWithTimeout(fiberwstest.Timeout); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if !closedWithin(done, fiberwstest.Timeout) {
-			t.Errorf("server did not stop within %v", fiberwstest.Timeout)
-		}
-	})
-	return ln.Addr().String()
 }

@@ -304,7 +304,7 @@ func TestSlowHandlerBoundsQueuedMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := serveListener(t, app, smallBufferListener{ln})
+	addr := fiberwstest.ServeListener(t, app, smallBufferListener{ln}).Addr
 
 	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout, WriteBufferSize: 4096}
 	conn, _, err := d.Dial("ws://"+addr+"/flood", nil)

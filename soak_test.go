@@ -8,7 +8,6 @@ import (
 	"iter"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hooks"
 	"github.com/goccy/go-json"
 	"github.com/gofiber/fiber/v2"
@@ -254,16 +254,8 @@ func runSoak(t *testing.T, clients int, duration time.Duration) {
 	if err := ws.Register(app, relCtrl{routes: soakRoutes(st)}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = app.Listener(ln)
-	}()
-	addr := ln.Addr().String()
+	srv := fiberwstest.Serve(t, app)
+	addr := srv.Addr
 
 	start := time.Now()
 	deadline := start.Add(duration)
@@ -302,11 +294,8 @@ func runSoak(t *testing.T, clients int, duration time.Duration) {
 	}
 	openAfter := ws.Connections()
 	drained := time.Since(start)
-	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-	if !closedWithinSoak(served, 10*time.Second) {
-		t.Errorf("server did not stop")
+	if err := srv.Shutdown(10 * time.Second); err != nil {
+		t.Error(err)
 	}
 	stopped := time.Since(start)
 	// Goroutines: back to the baseline, apart from fasthttp's date updater
@@ -372,15 +361,6 @@ func runSoak(t *testing.T, clients int, duration time.Duration) {
 	// share of timing noise (a client whose own deadline hit first).
 	if unexpected*100 > sessions {
 		t.Errorf("%d misbehaving connections ended unexpectedly (of %d)", unexpected, sessions)
-	}
-}
-
-func closedWithinSoak(ch <-chan struct{}, d time.Duration) bool {
-	select {
-	case <-ch:
-		return true
-	case <-time.After(d):
-		return false
 	}
 }
 

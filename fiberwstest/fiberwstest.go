@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,6 +39,10 @@ type Server struct {
 	// Addr is host:port of the listener.
 	Addr string
 	app  *fiber.App
+	done chan struct{} // closed when app.Listener returns
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Serve starts app on 127.0.0.1 on a free port and shuts it down (bounded
@@ -48,22 +53,44 @@ func Serve(t testing.TB, app *fiber.App) *Server {
 	if err != nil {
 		t.Fatalf("fiberwstest: listen: %v", err)
 	}
-	done := make(chan struct{})
+	return ServeListener(t, app, ln)
+}
+
+// ServeListener is Serve on a listener the test made itself, for tests
+// that need to shape the listening socket.
+func ServeListener(t testing.TB, app *fiber.App, ln net.Listener) *Server {
+	t.Helper()
+	s := &Server{Addr: ln.Addr().String(), app: app, done: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(s.done)
 		_ = app.Listener(ln)
 	}()
 	t.Cleanup(func() {
-		if err := app.ShutdownWithTimeout(Timeout); err != nil {
-			t.Errorf("fiberwstest: shutdown: %v", err)
-		}
-		select {
-		case <-done:
-		case <-time.After(Timeout):
-			t.Errorf("fiberwstest: server did not stop within %v", Timeout)
+		if err := s.Shutdown(Timeout); err != nil {
+			t.Errorf("fiberwstest: %v", err)
 		}
 	})
-	return &Server{Addr: ln.Addr().String(), app: app}
+	return s
+}
+
+// Shutdown shuts the app down now, as app.ShutdownWithTimeout(timeout) does
+// (fiberws Servers registered on it close their connections with 1001),
+// and waits, at most timeout again, for it to stop serving. Only the first
+// call shuts down; later ones, including the one when the test ends, return
+// its result.
+func (s *Server) Shutdown(timeout time.Duration) error {
+	s.shutdownOnce.Do(func() {
+		if err := s.app.ShutdownWithTimeout(timeout); err != nil {
+			s.shutdownErr = fmt.Errorf("shutdown: %w", err)
+			return
+		}
+		select {
+		case <-s.done:
+		case <-time.After(timeout):
+			s.shutdownErr = fmt.Errorf("server did not stop within %v", timeout)
+		}
+	})
+	return s.shutdownErr
 }
 
 // URL is the ws:// URL of path on the server.

@@ -183,11 +183,7 @@ type lcGuardCtrl struct{ guard hooks.Guard }
 
 func (lcGuardCtrl) Prefix() string { return "/guarded" }
 func (c lcGuardCtrl) Routes() []fiberws.Route {
-	return []fiberws.Route{fiberws.WebSocket("/", lcEcho, fiberws.WithGuards(c.guard))}
-}
-
-func lcEcho(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
-	return msg, nil
+	return []fiberws.Route{fiberws.WebSocket("/", mirror, fiberws.WithGuards(c.guard))}
 }
 
 func TestGuardRejectionIsHTTPStatus(t *testing.T) {
@@ -202,8 +198,7 @@ func TestGuardRejectionIsHTTPStatus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var summary hooks.Summary
-			obs := &lcSummaryObserver{}
+			obs := newRelSummaries()
 			srv := fiberws.New(fiberws.Config{Observers: []fiberws.Observer{obs}})
 			app := fiber.New(fiber.Config{DisableStartupMessage: true})
 			guard := hooks.GuardFunc(func(*fiber.Ctx) error { return tc.err })
@@ -219,7 +214,7 @@ func TestGuardRejectionIsHTTPStatus(t *testing.T) {
 			if resp == nil || resp.StatusCode != tc.status {
 				t.Fatalf("handshake response %v, want status %d", resp, tc.status)
 			}
-			fiberwstest.Eventually(t, func() bool { s, ok := obs.last(); summary = s; return ok }, "observer summary for the rejected request")
+			summary := obs.next(t)
 			if summary.Status != tc.status || summary.ClosedBy != hooks.Rejected {
 				t.Fatalf("summary %+v, want status %d rejected", summary, tc.status)
 			}
@@ -253,26 +248,6 @@ func TestGuardRejectionHidesErrorText(t *testing.T) {
 	}
 }
 
-type lcSummaryObserver struct {
-	mu sync.Mutex
-	s  []hooks.Summary
-}
-
-func (o *lcSummaryObserver) OnRequest(hooks.Request) {}
-func (o *lcSummaryObserver) OnSummary(s hooks.Summary) {
-	o.mu.Lock()
-	o.s = append(o.s, s)
-	o.mu.Unlock()
-}
-func (o *lcSummaryObserver) last() (hooks.Summary, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.s) == 0 {
-		return hooks.Summary{}, false
-	}
-	return o.s[len(o.s)-1], true
-}
-
 var lcErrForbiddenWord = errors.New("forbidden word")
 
 func TestPreInterceptorRejectsOneMessageAndCatcherKeepsOpen(t *testing.T) {
@@ -286,7 +261,7 @@ func TestPreInterceptorRejectsOneMessageAndCatcherKeepsOpen(t *testing.T) {
 	catcher := hooks.CatchIs(lcErrForbiddenWord, func(context.Context, hooks.Conn, error) hooks.Outcome {
 		return hooks.Reply("rejected")
 	})
-	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/censored", lcEcho,
+	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/censored", mirror,
 		fiberws.WithInterceptors(censor), fiberws.WithCatchers(catcher)))
 	c := ts.Dial(t, "/censored")
 	c.SendText("hello")
@@ -303,7 +278,7 @@ func TestPreInterceptorRejectionWithoutCatcherCloses1011(t *testing.T) {
 	reject := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error {
 		return errors.New("internal detail")
 	})
-	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/r", lcEcho, fiberws.WithInterceptors(reject)))
+	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/r", mirror, fiberws.WithInterceptors(reject)))
 	c := ts.Dial(t, "/r")
 	c.SendText("x")
 	code, reason := c.ExpectClose()
@@ -389,11 +364,11 @@ func TestPanickingInterceptorAndCatcherClose1011(t *testing.T) {
 	panicky := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error { panic("pre exploded") })
 	badCatcher := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) { panic("catcher exploded") })
 	ts := serveWith(t, fiberws.Config{},
-		fiberws.WebSocket("/pre", lcEcho, fiberws.WithInterceptors(panicky)),
+		fiberws.WebSocket("/pre", mirror, fiberws.WithInterceptors(panicky)),
 		fiberws.WebSocket("/catch", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 			return "", errors.New("boom")
 		}, fiberws.WithCatchers(badCatcher)),
-		fiberws.WebSocket("/ok", lcEcho),
+		fiberws.WebSocket("/ok", mirror),
 	)
 	other := ts.Dial(t, "/ok")
 	for _, path := range []string{"/pre", "/catch"} {
@@ -416,7 +391,7 @@ func TestPanickingInterceptorAndCatcherClose1011(t *testing.T) {
 
 func TestPanickingObserverHarmsNothing(t *testing.T) {
 	obs := lcPanicObserver{}
-	ts := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", lcEcho))
+	ts := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", mirror))
 	c := ts.Dial(t, "/echo")
 	c.SendText("hi")
 	if got := c.ReadText(); got != "hi" {
@@ -432,16 +407,15 @@ func (lcPanicObserver) OnRequest(hooks.Request) { panic("observer request") }
 func (lcPanicObserver) OnSummary(hooks.Summary) { panic("observer summary") }
 
 func TestObserverSummaryCounts(t *testing.T) {
-	obs := &lcSummaryObserver{}
-	ts := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/room/:name", lcEcho))
+	obs := newRelSummaries()
+	ts := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/room/:name", mirror))
 	c := ts.Dial(t, "/room/blue?x=1")
 	c.SendText("abc")
 	c.ReadText()
 	c.SendText("de")
 	c.ReadText()
 	c.Close(4000, "done")
-	var s hooks.Summary
-	fiberwstest.Eventually(t, func() bool { var ok bool; s, ok = obs.last(); return ok }, "summary")
+	s := obs.next(t)
 	if s.Route != "/room/:name" || s.Path != "/room/blue" || s.Params["name"] != "blue" {
 		t.Fatalf("summary route data %+v", s)
 	}
@@ -457,8 +431,8 @@ func TestObserverSummaryCounts(t *testing.T) {
 }
 
 func TestOriginCheckBeforeUpgrade(t *testing.T) {
-	sameOrigin := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/o", lcEcho))
-	allowList := serveWith(t, fiberws.Config{Origins: []string{"https://app.example"}}, fiberws.WebSocket("/o", lcEcho))
+	sameOrigin := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/o", mirror))
+	allowList := serveWith(t, fiberws.Config{Origins: []string{"https://app.example"}}, fiberws.WebSocket("/o", mirror))
 	cases := []struct {
 		name   string
 		srv    *harness

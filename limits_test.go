@@ -42,8 +42,8 @@ func TestReadLimitDefaultCloses1009(t *testing.T) {
 
 func TestReadLimitPerRoute(t *testing.T) {
 	srv, _ := relServe(t, fiberws.Config{},
-		fiberws.WebSocket("/small", relEcho, fiberws.WithReadLimit(100)),
-		fiberws.WebSocket("/big", relEcho))
+		fiberws.WebSocket("/small", mirror, fiberws.WithReadLimit(100)),
+		fiberws.WebSocket("/big", mirror))
 	c := srv.Dial(t, "/small")
 	c.SendText(strings.Repeat("a", 100))
 	c.ReadText()
@@ -75,7 +75,7 @@ func expect503(t *testing.T, srv *fiberwstest.Server, path string) {
 
 func TestMaxConnectionsPerServer(t *testing.T) {
 	srv, ws := relServe(t, fiberws.Config{MaxConnections: 2},
-		fiberws.WebSocket("/a", relEcho), fiberws.WebSocket("/b", relEcho))
+		fiberws.WebSocket("/a", mirror), fiberws.WebSocket("/b", mirror))
 	a := srv.Dial(t, "/a")
 	srv.Dial(t, "/b")
 	relWaitConns(t, ws, 2)
@@ -91,7 +91,7 @@ func TestMaxConnectionsPerServer(t *testing.T) {
 }
 
 func TestMaxConnectionsUnlimited(t *testing.T) {
-	srv, ws := relServe(t, fiberws.Config{MaxConnections: -1}, fiberws.WebSocket("/a", relEcho))
+	srv, ws := relServe(t, fiberws.Config{MaxConnections: -1}, fiberws.WebSocket("/a", mirror))
 	for range 20 {
 		srv.Dial(t, "/a")
 	}
@@ -100,8 +100,8 @@ func TestMaxConnectionsUnlimited(t *testing.T) {
 
 func TestMaxConnectionsPerRoute(t *testing.T) {
 	srv, ws := relServe(t, fiberws.Config{},
-		fiberws.WebSocket("/one", relEcho, fiberws.WithMaxConnections(1)),
-		fiberws.WebSocket("/many", relEcho))
+		fiberws.WebSocket("/one", mirror, fiberws.WithMaxConnections(1)),
+		fiberws.WebSocket("/many", mirror))
 	one := srv.Dial(t, "/one")
 	relWaitConns(t, ws, 1)
 	expect503(t, srv, "/one")
@@ -117,7 +117,7 @@ func TestMaxConnectionsPerRoute(t *testing.T) {
 // Handshakes that race past the 503 check are closed right after the
 // upgrade with 1013, so the cap holds even under a burst.
 func TestMaxConnectionsBurst(t *testing.T) {
-	srv, ws := relServe(t, fiberws.Config{MaxConnections: 5}, fiberws.WebSocket("/a", relEcho))
+	srv, ws := relServe(t, fiberws.Config{MaxConnections: 5}, fiberws.WebSocket("/a", mirror))
 	type result struct {
 		c    *fiberwstest.Client
 		code int
@@ -174,9 +174,9 @@ func TestMaxConnectionsBurst(t *testing.T) {
 func TestMessageRate(t *testing.T) {
 	obs := newRelSummaries()
 	srv, _ := relServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}, MessageRate: 1000, MessageBurst: 1000},
-		fiberws.WebSocket("/limited", relEcho, fiberws.WithMessageRate(5, 5)),
-		fiberws.WebSocket("/app", relEcho),
-		fiberws.WebSocket("/off", relEcho, fiberws.WithMessageRate(0, 0)))
+		fiberws.WebSocket("/limited", mirror, fiberws.WithMessageRate(5, 5)),
+		fiberws.WebSocket("/app", mirror),
+		fiberws.WebSocket("/off", mirror, fiberws.WithMessageRate(0, 0)))
 
 	// Within the burst: every reply arrives.
 	c := srv.Dial(t, "/limited")
@@ -220,7 +220,7 @@ func TestMessageRate(t *testing.T) {
 
 // Pings count against the rate too: a ping flood is closed.
 func TestMessageRatePings(t *testing.T) {
-	srv, _ := relServe(t, fiberws.Config{}, fiberws.WebSocket("/p", relEcho, fiberws.WithMessageRate(10, 10)))
+	srv, _ := relServe(t, fiberws.Config{}, fiberws.WebSocket("/p", mirror, fiberws.WithMessageRate(10, 10)))
 	c := srv.Dial(t, "/p")
 	for range 50 {
 		if err := c.Conn().WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
@@ -235,8 +235,8 @@ func TestMessageRatePings(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	obs := newRelSummaries()
 	srv, ws := relServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}, IdleTimeout: 300 * time.Millisecond},
-		fiberws.WebSocket("/idle", relEcho),
-		fiberws.WebSocket("/never", relEcho, fiberws.WithIdleTimeout(0)))
+		fiberws.WebSocket("/idle", mirror),
+		fiberws.WebSocket("/never", mirror, fiberws.WithIdleTimeout(0)))
 
 	// A silent client is closed with 1001 "idle timeout".
 	silent := srv.Dial(t, "/idle")
@@ -288,7 +288,7 @@ func TestIdleTimeout(t *testing.T) {
 // never closed for idleness however quiet its application is.
 func TestIdleTimeoutWithPing(t *testing.T) {
 	srv, _ := relServe(t, fiberws.Config{IdleTimeout: 300 * time.Millisecond},
-		fiberws.WebSocket("/p", relEcho, fiberws.WithPing(100*time.Millisecond)))
+		fiberws.WebSocket("/p", mirror, fiberws.WithPing(100*time.Millisecond)))
 	c := srv.Dial(t, "/p")
 	c.ExpectSilence(900 * time.Millisecond) // reading answers the pings
 	if c.Pings() < 3 {
@@ -299,7 +299,7 @@ func TestIdleTimeoutWithPing(t *testing.T) {
 // HandshakeTimeout bounds the upgrade response only; the deadline must not
 // outlive the handshake.
 func TestHandshakeTimeoutDoesNotLeak(t *testing.T) {
-	srv, _ := relServe(t, fiberws.Config{HandshakeTimeout: 100 * time.Millisecond}, fiberws.WebSocket("/e", relEcho))
+	srv, _ := relServe(t, fiberws.Config{HandshakeTimeout: 100 * time.Millisecond}, fiberws.WebSocket("/e", mirror))
 	c := srv.Dial(t, "/e")
 	time.Sleep(300 * time.Millisecond)
 	c.SendText("late")

@@ -131,6 +131,11 @@ func (h *harness) waitIdle(t *testing.T) {
 	fiberwstest.Eventually(t, func() bool { return h.ws.Connections() == 0 }, "connections still open: %d", h.ws.Connections())
 }
 
+// mirror replies with the message itself.
+func mirror(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+	return msg, nil
+}
+
 func echo(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
 	return "echo " + msg, nil
 }

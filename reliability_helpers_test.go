@@ -1,7 +1,6 @@
 package fiberws_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -9,21 +8,10 @@ import (
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hooks"
-	"github.com/gofiber/fiber/v2"
 )
 
 // Helpers of the reliability tests (limits, slow consumers, shutdown,
-// compression, soak). Names start with rel to stay clear of the helpers
-// of other test files in this package.
-
-// relCtrl is a controller from a prefix and routes.
-type relCtrl struct {
-	prefix string
-	routes []fiberws.Route
-}
-
-func (c relCtrl) Prefix() string          { return c.prefix }
-func (c relCtrl) Routes() []fiberws.Route { return c.routes }
+// compression, soak); the package-wide ones are in main_test.go.
 
 // relSummaries is an Observer that keeps every connection summary.
 type relSummaries struct {
@@ -63,21 +51,14 @@ func (o *relSummaries) next(t testing.TB) fiberws.Summary {
 	return fiberws.Summary{}
 }
 
-// relServe registers routes at the root of a new app with cfg and serves
-// it on a loopback port; it returns the fiberws Server too.
-func relServe(t testing.TB, cfg fiberws.Config, routes ...fiberws.Route) (*fiberwstest.Server, *fiberws.Server) {
+// relServe serves routes at the root with a Server made from cfg and
+// returns the Server too.
+func relServe(t *testing.T, cfg fiberws.Config, routes ...fiberws.Route) (*fiberwstest.Server, *fiberws.Server) {
 	t.Helper()
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	ws := fiberws.New(cfg)
-	if err := ws.Register(app, relCtrl{routes: routes}); err != nil {
-		t.Fatalf("register: %v", err)
-	}
-	return fiberwstest.Serve(t, app), ws
+	h := serveWith(t, cfg, routes...)
+	return h.Server, h.ws
 }
 
-func relEcho(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
-	return msg, nil
-}
 
 // relWaitConns waits until the Server has n open connections.
 func relWaitConns(t testing.TB, ws *fiberws.Server, n int) {

@@ -137,7 +137,7 @@ func TestGracefulShutdown(t *testing.T) {
 		WriteTimeout:    30 * time.Second,
 		Observers:       []fiberws.Observer{obs},
 	})
-	if err := ws.Register(app, relCtrl{routes: []fiberws.Route{route}}); err != nil {
+	if err := ws.Register(app, ctrl{routes: []fiberws.Route{route}}); err != nil {
 		t.Fatal(err)
 	}
 	srv := fiberwstest.Serve(t, app)
@@ -225,7 +225,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 // permessage-deflate is off by default: the server does not accept it.
 func TestCompressionOffByDefault(t *testing.T) {
-	srv, _ := relServe(t, fiberws.Config{}, fiberws.WebSocket("/e", relEcho))
+	srv, _ := relServe(t, fiberws.Config{}, fiberws.WebSocket("/e", mirror))
 	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 5 * time.Second}
 	c, resp, err := d.Dial(srv.URL("/e"), nil)
 	if err != nil {
@@ -281,7 +281,7 @@ func TestCompressionBoundedByReadLimit(t *testing.T) {
 
 // Corrupt deflate data is an invalid payload (1007), not a silent TCP drop.
 func TestCompressionCorruptData(t *testing.T) {
-	srv, _ := relServe(t, fiberws.Config{EnableCompression: true}, fiberws.WebSocket("/e", relEcho))
+	srv, _ := relServe(t, fiberws.Config{EnableCompression: true}, fiberws.WebSocket("/e", mirror))
 	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 5 * time.Second}
 	c, _, err := d.Dial(srv.URL("/e"), nil)
 	if err != nil {

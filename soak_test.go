@@ -251,7 +251,7 @@ func runSoak(t *testing.T, clients int, duration time.Duration) {
 		Observers:       []fiberws.Observer{st},
 		Logger:          slog.New(countingHandler{st}),
 	})
-	if err := ws.Register(app, relCtrl{routes: soakRoutes(st)}); err != nil {
+	if err := ws.Register(app, ctrl{routes: soakRoutes(st)}); err != nil {
 		t.Fatal(err)
 	}
 	srv := fiberwstest.Serve(t, app)

@@ -127,7 +127,7 @@ func BenchmarkSendPrepared(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if err := s.SendPrepared(p); err != nil {
+		if err := s.sendPrepared(p); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 
 // PreparedMessage is a message encoded and framed once, to be sent to many
 // connections: what a broadcast uses so that N receivers cost one encode.
-// Make one with Prepare and send it with Session.SendPrepared.
+// Make one with Prepare and send it with Conn.SendPrepared.
 type PreparedMessage struct {
 	mt   MessageType
 	data []byte
@@ -42,11 +42,35 @@ func (p *PreparedMessage) Type() MessageType { return p.mt }
 // Data is the encoded payload; do not modify it.
 func (p *PreparedMessage) Data() []byte { return p.data }
 
-// SendPrepared writes p like Conn.Send writes a value: through the route's
+// SendPrepared writes p like Send writes a value: through the route's
 // post-interceptors (which then see a copy and the prepared frame is not
 // reused), serialized with the connection's other writes, bounded by the
 // write timeout. It returns ErrClosed once the connection is closing.
-func (s *Session) SendPrepared(p *PreparedMessage) error {
+//
+// It takes any prepared message, whatever T: a fan-out mixes routes.
+func (c *Conn[T]) SendPrepared(p *PreparedMessage) error {
+	return c.sendPrepared(p)
+}
+
+// Receiver is a connection that a fan-out (package hub, or your own) can
+// deliver prepared messages to: any *Conn[T]. A receive-only route's
+// *Session is not a Receiver, so it cannot be sent to by mistake.
+type Receiver interface {
+	// ID identifies the connection (Session.ID).
+	ID() uint64
+	// SendPrepared writes a prepared message (Conn.SendPrepared).
+	SendPrepared(p *PreparedMessage) error
+	// Cleanup registers work for when the connection closes.
+	Cleanup(f func())
+	// CloseSlowConsumer drops a connection that does not keep up.
+	CloseSlowConsumer() error
+	// Closed reports whether the connection is closing or closed.
+	Closed() bool
+}
+
+var _ Receiver = (*Conn[string])(nil)
+
+func (s *Session) sendPrepared(p *PreparedMessage) error {
 	if p == nil {
 		return nil
 	}

@@ -21,7 +21,7 @@ func (benchRoomCtrl) Prefix() string { return "" }
 func (c benchRoomCtrl) Routes() []fiberws.Route {
 	return []fiberws.Route{fiberws.WebSocket("/room", func(_ context.Context, conn *fiberws.Conn[*string], msg *string) (*string, error) {
 		if msg == nil {
-			_, err := c.h.Join("bench", conn.Session)
+			_, err := c.h.Join("bench", conn)
 			return nil, err
 		}
 		return nil, nil

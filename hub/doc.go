@@ -1,19 +1,21 @@
 // Package hub broadcasts messages to rooms of fiberws connections.
 //
-// A Hub keeps rooms of *fiberws.Session members. A connection joins a room
-// with Join (and leaves it with the returned func, or by itself when it
-// closes); Broadcast encodes a value once and delivers it to every member
-// of a room, optionally except some (usually the sender):
+// A Hub keeps rooms of connections: any *fiberws.Conn[T] (a
+// fiberws.Receiver; a receive-only route's connection cannot join). A
+// connection joins a room with Join (and leaves it with the returned func,
+// or by itself when it closes); Broadcast encodes a value once and delivers
+// it to every member of a room, optionally except some (usually the
+// sender):
 //
 //	h := hub.New()
 //
 //	fiberws.WebSocket("/chat/:room", func(ctx context.Context, c *fiberws.Conn[string], msg *string) (string, error) {
 //		room := c.Params("room")
 //		if msg == nil { // on-connect trigger; leaving is automatic on close
-//			_, err := h.Join(room, c.Session)
+//			_, err := h.Join(room, c)
 //			return "welcome", err
 //		}
-//		return "sent", hub.Broadcast(h, room, *msg, c.Session)
+//		return "sent", hub.Broadcast(h, room, *msg, c)
 //	}, fiberws.OnConnect())
 //
 // To send to one member in order with its broadcasts (a welcome right

@@ -22,11 +22,11 @@ func (l Lobby) Routes() []fiberws.Route {
 	return []fiberws.Route{
 		fiberws.WebSocket("/", func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
 			if msg == nil { // on connect: join; leaving is automatic on close
-				_, err := l.hub.Join("lobby", c.Session)
+				_, err := l.hub.Join("lobby", c)
 				return nil, err
 			}
 			// Encoded once, queued for every member but the sender.
-			return nil, hub.Broadcast(l.hub, "lobby", *msg, c.Session)
+			return nil, hub.Broadcast(l.hub, "lobby", *msg, c)
 		}, fiberws.OnConnect()),
 	}
 }

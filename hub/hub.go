@@ -13,8 +13,8 @@ import (
 // ErrClosed is returned by Publish, Broadcast, SendTo and Send after Close.
 var ErrClosed = errors.New("hub: closed")
 
-// ErrNotMember is returned by SendTo and Send for a session that is in no
-// room of the hub.
+// ErrNotMember is returned by SendTo and Send for a connection that is in
+// no room of the hub.
 var ErrNotMember = errors.New("hub: not a member")
 
 // Hub keeps rooms of connections and broadcasts to them. Create one with
@@ -27,7 +27,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	rooms   map[string]*room
-	members map[*fiberws.Session]*member
+	members map[uint64]*member // by connection ID; a member stays until its connection closes
 	closed  bool
 
 	// writers counts the goroutines the hub started (queue writers and
@@ -53,7 +53,7 @@ func New(config ...Config) *Hub {
 		cfg:     cfg,
 		broker:  cfg.Broker,
 		rooms:   map[string]*room{},
-		members: map[*fiberws.Session]*member{},
+		members: map[uint64]*member{},
 	}
 }
 
@@ -61,18 +61,20 @@ func New(config ...Config) *Hub {
 // publishes.
 func (h *Hub) ID() string { return h.id }
 
-// Join adds s to room and returns a func that removes it again. Calling
-// Join again for a room s is already in changes nothing and returns a
-// working leave func. The session leaves all its rooms by itself when the
-// connection closes (through Session.Cleanup), so calling leave is only
-// needed to leave a room while staying connected. leave is idempotent.
+// Join adds the connection c (any *fiberws.Conn[T]: a receive-only
+// route's connection cannot receive) to room and returns a func that
+// removes it again. Calling Join again for a room c is already in changes
+// nothing and returns a working leave func. The connection leaves all its
+// rooms by itself when it closes (through Session.Cleanup), so calling
+// leave is only needed to leave a room while staying connected. leave is
+// idempotent.
 //
 // Joining a closed hub, or with a connection that is already closed, does
 // nothing. It returns an error only when the broker cannot subscribe to
-// the room; s has then not joined.
-func (h *Hub) Join(roomName string, s *fiberws.Session) (leave func(), err error) {
+// the room; c has then not joined.
+func (h *Hub) Join(roomName string, c fiberws.Receiver) (leave func(), err error) {
 	noop := func() {}
-	if s == nil {
+	if c == nil || c.Closed() {
 		return noop, nil
 	}
 	h.mu.Lock()
@@ -80,11 +82,13 @@ func (h *Hub) Join(roomName string, s *fiberws.Session) (leave func(), err error
 		h.mu.Unlock()
 		return noop, nil
 	}
-	m := h.members[s]
+	m := h.members[c.ID()]
 	newMember := m == nil
 	if newMember {
-		m = &member{h: h, s: s, rooms: map[string]uint64{}}
-		h.members[s] = m
+		m = &member{h: h, r: c, rooms: map[string]uint64{}}
+		h.members[c.ID()] = m
+	} else if len(m.rooms) == 0 {
+		m.restart() // it had left its last room
 	}
 	if gen, ok := m.rooms[roomName]; ok {
 		h.mu.Unlock()
@@ -96,7 +100,7 @@ func (h *Hub) Join(roomName string, s *fiberws.Session) (leave func(), err error
 		cancel, err := h.broker.Subscribe(roomName, r.deliverFunc(h))
 		if err != nil {
 			if newMember {
-				delete(h.members, s)
+				delete(h.members, c.ID())
 			}
 			h.mu.Unlock()
 			return noop, err
@@ -113,8 +117,10 @@ func (h *Hub) Join(roomName string, s *fiberws.Session) (leave func(), err error
 	h.mu.Unlock()
 
 	if newMember {
-		// Runs at once if the connection is already closed.
-		s.Cleanup(func() { h.leaveAll(m) })
+		// Once per connection (the member outlives leaving its last room,
+		// so joining and leaving in a loop registers nothing more). Runs at
+		// once if the connection has closed meanwhile.
+		c.Cleanup(func() { h.leaveAll(m) })
 	}
 	return h.leaveFunc(roomName, m, gen), nil
 }
@@ -127,16 +133,13 @@ func (h *Hub) leaveFunc(roomName string, m *member, gen uint64) func() {
 // leave removes m from one room, if it is still the membership gen.
 func (h *Hub) leave(roomName string, m *member, gen uint64) {
 	h.mu.Lock()
-	if got, ok := m.rooms[roomName]; !ok || got != gen || h.members[m.s] != m {
+	if got, ok := m.rooms[roomName]; !ok || got != gen || h.members[m.r.ID()] != m {
 		h.mu.Unlock()
 		return
 	}
 	delete(m.rooms, roomName)
 	cancel := h.removeFromRoom(roomName, m)
 	last := len(m.rooms) == 0
-	if last {
-		delete(h.members, m.s)
-	}
 	h.mu.Unlock()
 	if last {
 		m.stop()
@@ -150,14 +153,14 @@ func (h *Hub) leave(roomName string, m *member, gen uint64) {
 func (h *Hub) leaveAll(m *member) {
 	var cancels []func()
 	h.mu.Lock()
-	if h.members[m.s] == m {
+	if h.members[m.r.ID()] == m {
 		for name := range m.rooms {
 			if cancel := h.removeFromRoom(name, m); cancel != nil {
 				cancels = append(cancels, cancel)
 			}
 		}
 		clear(m.rooms)
-		delete(h.members, m.s)
+		delete(h.members, m.r.ID())
 	}
 	h.mu.Unlock()
 	m.stop()
@@ -186,11 +189,11 @@ func (h *Hub) removeFromRoom(roomName string, m *member) (cancel func()) {
 }
 
 // Publish sends an already prepared message to every member of room (on
-// every hub the broker reaches), except the sessions listed in except.
+// every hub the broker reaches), except the connections listed in except.
 // It only queues the message: it never waits for a client. A nil p sends
 // nothing. Use it to send one prepared message to several rooms; for a
 // single value, Broadcast is shorter.
-func (h *Hub) Publish(roomName string, p *fiberws.PreparedMessage, except ...*fiberws.Session) error {
+func (h *Hub) Publish(roomName string, p *fiberws.PreparedMessage, except ...fiberws.Receiver) error {
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
@@ -201,9 +204,9 @@ func (h *Hub) Publish(roomName string, p *fiberws.PreparedMessage, except ...*fi
 		return nil
 	}
 	env := Envelope{Message: p, Origin: h.id}
-	for _, s := range except {
-		if s != nil {
-			env.Except = append(env.Except, s.ID())
+	for _, c := range except {
+		if c != nil {
+			env.Except = append(env.Except, c.ID())
 		}
 	}
 	return h.broker.Publish(roomName, env)
@@ -211,11 +214,11 @@ func (h *Hub) Publish(roomName string, p *fiberws.PreparedMessage, except ...*fi
 
 // Broadcast encodes v once, the way a handler result is encoded (string:
 // text frame, []byte: binary frame, nil pointer: nothing, anything else:
-// JSON text), and sends it to every member of room except the sessions in
-// except (pass the sender to leave it out). It returns the encoding or
+// JSON text), and sends it to every member of room except the connections
+// in except (pass the sender to leave it out). It returns the encoding or
 // broker error, or ErrClosed after h.Close; slow members do not make it
 // fail or wait.
-func Broadcast[T any](h *Hub, roomName string, v T, except ...*fiberws.Session) error {
+func Broadcast[T any](h *Hub, roomName string, v T, except ...fiberws.Receiver) error {
 	p, err := fiberws.Prepare(v)
 	if err != nil {
 		return err
@@ -228,15 +231,19 @@ func Broadcast[T any](h *Hub, roomName string, v T, except ...*fiberws.Session) 
 // Join reaches the client before any broadcast published after it, which a
 // direct Conn.Send cannot promise. Like a broadcast, it never waits for the
 // client, and a full queue drops the member as a slow consumer. A nil p
-// sends nothing. s must have joined a room of this hub (ErrNotMember).
-func (h *Hub) SendTo(s *fiberws.Session, p *fiberws.PreparedMessage) error {
+// sends nothing. c must be in a room of this hub (ErrNotMember).
+func (h *Hub) SendTo(c fiberws.Receiver, p *fiberws.PreparedMessage) error {
+	if c == nil {
+		return ErrNotMember
+	}
 	h.mu.Lock()
-	m, closed := h.members[s], h.closed
+	m, closed := h.members[c.ID()], h.closed
+	inRoom := m != nil && len(m.rooms) > 0
 	h.mu.Unlock()
 	switch {
 	case closed:
 		return ErrClosed
-	case m == nil:
+	case !inRoom:
 		return ErrNotMember
 	}
 	if p != nil && m.enqueue(p) {
@@ -245,14 +252,14 @@ func (h *Hub) SendTo(s *fiberws.Session, p *fiberws.PreparedMessage) error {
 	return nil
 }
 
-// Send encodes v like Broadcast does and queues it for the one member s
-// with SendTo, in order with the broadcasts s receives.
-func Send[T any](h *Hub, s *fiberws.Session, v T) error {
+// Send encodes v like Broadcast does and queues it for the one member c
+// with SendTo, in order with the broadcasts c receives.
+func Send[T any](h *Hub, c fiberws.Receiver, v T) error {
 	p, err := fiberws.Prepare(v)
 	if err != nil {
 		return err
 	}
-	return h.SendTo(s, p)
+	return h.SendTo(c, p)
 }
 
 // deliverFunc is the room's broker subscriber: it queues the envelope's
@@ -263,7 +270,7 @@ func (r *room) deliverFunc(h *Hub) func(Envelope) {
 		var wake []*member
 		r.mu.RLock()
 		for m := range r.members {
-			if own && len(env.Except) > 0 && slices.Contains(env.Except, m.s.ID()) {
+			if own && len(env.Except) > 0 && slices.Contains(env.Except, m.r.ID()) {
 				continue
 			}
 			if m.enqueue(env.Message) {
@@ -315,7 +322,7 @@ func (h *Hub) Close() error {
 	}
 	h.closed = true
 	rooms, members := h.rooms, h.members
-	h.rooms, h.members = map[string]*room{}, map[*fiberws.Session]*member{}
+	h.rooms, h.members = map[string]*room{}, map[uint64]*member{}
 	h.mu.Unlock()
 	for _, r := range rooms {
 		r.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -36,8 +37,8 @@ func TestMain(m *testing.M) {
 type roomCtrl struct {
 	prefix   string
 	h        *hub.Hub
-	sessions sync.Map // who -> *fiberws.Session
-	leaves   sync.Map // *fiberws.Session -> func()
+	sessions sync.Map // who -> *fiberws.Conn[*string]
+	leaves   sync.Map // connection ID -> func()
 }
 
 func (c *roomCtrl) Prefix() string { return c.prefix }
@@ -50,30 +51,30 @@ func (c *roomCtrl) Routes() []fiberws.Route {
 			case msg == nil: // on-connect trigger
 				// Stored before joining: tests look the session up as soon
 				// as the hub counts the member.
-				c.sessions.Store(conn.Params("who"), conn.Session)
-				leave, err := c.h.Join(room, conn.Session)
-				c.leaves.Store(conn.Session, leave)
+				c.sessions.Store(conn.Params("who"), conn)
+				leave, err := c.h.Join(room, conn)
+				c.leaves.Store(conn.ID(), leave)
 				return nil, err
 			case *msg == "leave":
-				if leave, ok := c.leaves.Load(conn.Session); ok {
+				if leave, ok := c.leaves.Load(conn.ID()); ok {
 					leave.(func())()
 				}
 				return nil, nil
 			case len(*msg) > 4 && (*msg)[:4] == "all:":
 				return nil, hub.Broadcast(c.h, room, (*msg)[4:])
 			}
-			return nil, hub.Broadcast(c.h, room, *msg, conn.Session)
+			return nil, hub.Broadcast(c.h, room, *msg, conn)
 		}, fiberws.OnConnect()),
 	}
 }
 
-func (c *roomCtrl) session(t *testing.T, who string) *fiberws.Session {
+func (c *roomCtrl) session(t *testing.T, who string) *fiberws.Conn[*string] {
 	t.Helper()
 	v, ok := c.sessions.Load(who)
 	if !ok {
 		t.Fatalf("no session for %q", who)
 	}
-	return v.(*fiberws.Session)
+	return v.(*fiberws.Conn[*string])
 }
 
 // summaries records the observers' summaries.
@@ -405,5 +406,47 @@ func TestClosedHub(t *testing.T) {
 	// The connection itself stays open: closing it is the server's job.
 	if code := a.Close(1000, ""); code != 1000 {
 		t.Fatalf("close answered %d", code)
+	}
+}
+
+// A connection that left its last room can join again and receives the
+// room's broadcasts; joining and leaving in a loop does not grow memory
+// (the hub registers one cleanup per connection, not one per join).
+func TestRejoinAndJoinLeaveLoop(t *testing.T) {
+	s := start(t, hub.Config{}, fiberws.Config{})
+	a := s.srv.Dial(t, "/rooms/r/a")
+	waitMembers(t, s.h, "r", 1)
+	sa := s.ctrl.session(t, "a")
+	a.SendText("leave")
+	waitMembers(t, s.h, "r", 0)
+	if err := hub.Send(s.h, sa, "x"); err != hub.ErrNotMember {
+		t.Fatalf("Send after leaving every room: %v, want ErrNotMember", err)
+	}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const cycles = 50000
+	for range cycles {
+		leave, err := s.h.Join("loop", sa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leave()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 1<<20 {
+		t.Fatalf("heap grew by %d bytes over %d join/leave cycles", grew, cycles)
+	}
+
+	if _, err := s.h.Join("again", sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Broadcast(s.h, "again", "welcome back"); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.ReadText(); got != "welcome back" {
+		t.Fatalf("got %q", got)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // reach it in the order they were broadcast.
 type member struct {
 	h *Hub
-	s *fiberws.Session
+	r fiberws.Receiver
 
 	// rooms maps each joined room to its membership generation; gen is
 	// the last generation handed out. Both are guarded by h.mu.
@@ -47,7 +47,7 @@ func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter bool) {
 		go func() {
 			defer m.h.writers.Done()
 			// Blocks at most the write timeout when a write is stuck.
-			_ = m.s.CloseSlowConsumer()
+			_ = m.r.CloseSlowConsumer()
 		}()
 		return false
 	}
@@ -79,7 +79,7 @@ func (m *member) write() {
 		// or times out, fiberws drops the connection and we get ErrClosed.
 		// Other errors come from post-interceptors and have already gone to
 		// the route's catchers, which decided whether the connection stays.
-		if err := m.s.SendPrepared(p); errors.Is(err, fiberws.ErrClosed) {
+		if err := m.r.SendPrepared(p); errors.Is(err, fiberws.ErrClosed) {
 			m.stop()
 		}
 	}
@@ -159,6 +159,14 @@ func (d *drain) spawn() {
 			return
 		}
 	}
+}
+
+// restart makes a member that left its last room accept messages again,
+// when it joins a room anew.
+func (m *member) restart() {
+	m.mu.Lock()
+	m.stopped = false
+	m.mu.Unlock()
 }
 
 // stop makes the member accept nothing more and discards its queue.

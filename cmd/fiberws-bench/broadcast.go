@@ -19,12 +19,12 @@ const room = "bench"
 type broadcaster struct {
 	mu       sync.Mutex
 	raw      map[*contribws.Conn]struct{}
-	sessions map[*fiberws.Session]struct{} // fiberws members, for the plain-loop variant
+	sessions map[*fiberws.Conn[*string]]struct{} // fiberws members, for the plain-loop variant
 	hub      *hub.Hub
 }
 
 func newBroadcaster() *broadcaster {
-	return &broadcaster{raw: map[*contribws.Conn]struct{}{}, sessions: map[*fiberws.Session]struct{}{}}
+	return &broadcaster{raw: map[*contribws.Conn]struct{}{}, sessions: map[*fiberws.Conn[*string]]struct{}{}}
 }
 
 // rawMember keeps a contrib connection in the raw set until it closes.
@@ -52,14 +52,14 @@ func (b *broadcaster) hubRoute() (fiberws.Route, bool) {
 	return fiberws.WebSocket("/bc", func(_ context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
 		if msg == nil {
 			b.mu.Lock()
-			b.sessions[c.Session] = struct{}{}
+			b.sessions[c] = struct{}{}
 			b.mu.Unlock()
 			c.Cleanup(func() {
 				b.mu.Lock()
-				delete(b.sessions, c.Session)
+				delete(b.sessions, c)
 				b.mu.Unlock()
 			})
-			_, err := h.Join(room, c.Session)
+			_, err := h.Join(room, c)
 			return nil, err
 		}
 		return nil, nil
@@ -85,7 +85,7 @@ func (b *broadcaster) broadcast(msg string, loop bool) (int, error) {
 			return 0, err
 		}
 		b.mu.Lock()
-		sessions := make([]*fiberws.Session, 0, len(b.sessions))
+		sessions := make([]*fiberws.Conn[*string], 0, len(b.sessions))
 		for s := range b.sessions {
 			sessions = append(sessions, s)
 		}

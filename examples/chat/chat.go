@@ -61,7 +61,7 @@ type Chat struct {
 }
 
 type roomState struct {
-	names   map[*fiberws.Session]string
+	names   map[uint64]string // by connection ID
 	history []Event
 }
 
@@ -123,7 +123,7 @@ func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Inco
 	room := conn.Params("room")
 	name := strings.TrimSpace(conn.Query("name"))
 	if msg == nil {
-		return nil, c.join(conn.Session, room, name)
+		return nil, c.join(conn, room, name)
 	}
 	ev := Event{Type: "message", Room: room, From: name, Text: msg.Text, At: time.Now().UTC()}
 	c.mu.Lock()
@@ -143,7 +143,7 @@ func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Inco
 // join joins the hub room, greets the newcomer with the member list and
 // recent history, and tells the others. Its cleanup (when the connection
 // closes, whoever closes it) tells the room that it left.
-func (c *Chat) join(s *fiberws.Session, room, name string) error {
+func (c *Chat) join(s fiberws.Receiver, room, name string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := c.hub.Join(room, s); err != nil {
@@ -151,10 +151,10 @@ func (c *Chat) join(s *fiberws.Session, room, name string) error {
 	}
 	r := c.rooms[room]
 	if r == nil {
-		r = &roomState{names: map[*fiberws.Session]string{}}
+		r = &roomState{names: map[uint64]string{}}
 		c.rooms[room] = r
 	}
-	r.names[s] = name
+	r.names[s.ID()] = name
 	// Cleanups run after the handler returns, so registering under c.mu
 	// is safe; this one runs before the hub's own (last registered first).
 	s.Cleanup(func() { c.leave(s, room, name) })
@@ -170,14 +170,14 @@ func (c *Chat) join(s *fiberws.Session, room, name string) error {
 	return hub.Broadcast(c.hub, room, Event{Type: "join", Room: room, From: name, Members: members, At: now}, s)
 }
 
-func (c *Chat) leave(s *fiberws.Session, room, name string) {
+func (c *Chat) leave(s fiberws.Receiver, room, name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.rooms[room]
 	if r == nil {
 		return
 	}
-	delete(r.names, s)
+	delete(r.names, s.ID())
 	if len(r.names) == 0 {
 		delete(c.rooms, room) // the history goes with the last member
 		return

@@ -47,10 +47,10 @@ func (ChatController) handleMessage(_ context.Context, _ *fiberws.Conn[string], 
 // an unbounded list; a real chat would store history elsewhere.)
 func (c ChatController) handleRoomMessage(_ context.Context, conn *fiberws.Conn[*string], message *string) (*string, error) {
 	if message == nil { // the on-connect trigger
-		_, err := c.rooms.Join(chatRoom, conn.Session)
+		_, err := c.rooms.Join(chatRoom, conn)
 		return nil, err
 	}
-	if err := hub.Broadcast(c.rooms, chatRoom, *message, conn.Session); err != nil {
+	if err := hub.Broadcast(c.rooms, chatRoom, *message, conn); err != nil {
 		return nil, err
 	}
 	reply := "Message received"

@@ -100,7 +100,7 @@ func (s *Session) closeWith(code int, reason string, by ClosedBy, cause error) e
 	if !s.markClosing(code, reason, by, cause) {
 		return ErrClosed
 	}
-	if !s.lockSocket() {
+	if _, ok := s.lockSocket(); !ok {
 		return nil
 	}
 	defer s.writeMu.Unlock()
@@ -119,14 +119,19 @@ func (s *Session) closeWith(code int, reason string, by ClosedBy, cause error) e
 // that wants to touch the socket, and reports false (lock not held) once
 // the connection has been released: after serve returns, fasthttp recycles
 // the underlying connection object for another client, so a late ping or
-// close frame must never reach it.
-func (s *Session) lockSocket() bool {
-	s.writeMu.Lock()
+// close frame must never reach it. asked is when the caller started to
+// wait if the lock was busy (zero if it was free at once), so that the
+// wait counts toward the write timeout.
+func (s *Session) lockSocket() (asked time.Time, ok bool) {
+	if !s.writeMu.TryLock() {
+		asked = time.Now()
+		s.writeMu.Lock()
+	}
 	if s.released {
 		s.writeMu.Unlock()
-		return false
+		return asked, false
 	}
-	return true
+	return asked, true
 }
 
 // release drops TCP and bars every other goroutine from the socket; the

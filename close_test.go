@@ -15,6 +15,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // closer is a route whose messages say how to close: "close CODE REASON"
@@ -395,5 +396,32 @@ func TestAppShutdownClosesConnections(t *testing.T) {
 	}
 	if n := wsrv.Connections(); n != 0 {
 		t.Fatalf("%d connections left", n)
+	}
+}
+
+// A client's close frame is recorded as the client's, with its code, even
+// while the server is busy sending: a Send that races the reader's answer
+// to the close frame (the library then reports "close sent") is not a
+// failed write.
+func TestClientCloseRecordedWhileSending(t *testing.T) {
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}},
+		fiberws.WebSocket("/spam", func(_ context.Context, c *fiberws.Conn[string], msg *string) (string, error) {
+			if msg == nil {
+				go func() {
+					for c.Send("x") == nil {
+					}
+				}()
+			}
+			return "", nil
+		}, fiberws.OnConnect()))
+	for i := range 50 {
+		c := h.Dial(t, "/spam")
+		c.ReadText()
+		c.Close(4000, "bye")
+		s := obs.next(t)
+		if s.CloseCode != 4000 || s.CloseReason != "bye" || s.ClosedBy != hooks.ByClient || s.Err != nil {
+			t.Fatalf("round %d: summary %d %q by %s err %v, want 4000 \"bye\" by client, no error", i, s.CloseCode, s.CloseReason, s.ClosedBy, s.Err)
+		}
 	}
 }

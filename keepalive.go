@@ -1,6 +1,7 @@
 package fiberws
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -98,7 +99,7 @@ func (k *keepalive) scan(now time.Time, due, late []*Session) ([]*Session, []*Se
 }
 
 func (s *Session) ping() {
-	if !s.lockSocket() {
+	if _, ok := s.lockSocket(); !ok {
 		return
 	}
 	defer s.writeMu.Unlock()
@@ -106,7 +107,7 @@ func (s *Session) ping() {
 		return
 	}
 	deadline := time.Now().Add(s.route.srv.cfg.WriteTimeout)
-	if err := s.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
+	if err := s.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
 		s.abort(err)
 	}
 }

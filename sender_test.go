@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
 )
@@ -261,4 +263,80 @@ func TestSendToStuckClientBoundedByWriteTimeout(t *testing.T) {
 		t.Fatal("the stuck client's cleanups did not run")
 	}
 	t.Logf("%d sends, the longest %v", o.sends, o.longest)
+}
+
+// Send never blocks much past the write timeout, however many goroutines
+// send at once to a client that reads slowly: waiting for the other
+// writers counts toward each Send's own timeout.
+func TestConcurrentSendsBoundedByWriteTimeout(t *testing.T) {
+	const writeTimeout = time.Second
+	// Each frame alone takes about half the write timeout to get through
+	// the slow reader below; one after the other, the last would wait
+	// about two timeouts.
+	const senders, size = 4, 2 << 20
+	took := make(chan time.Duration, senders)
+	app := newApp()
+	if err := fiberws.New(fiberws.Config{WriteTimeout: writeTimeout}).Register(app, ctrl{routes: []fiberws.Route{
+		fiberws.WebSocket("/big", func(_ context.Context, c *fiberws.Conn[string], _ string) (string, error) {
+			payload := strings.Repeat("x", size)
+			for range senders {
+				go func() {
+					start := time.Now()
+					_ = c.Send(payload)
+					took <- time.Since(start)
+				}()
+			}
+			return "", nil
+		}),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small socket buffers on both ends, so the kernel does not absorb
+	// the frames and the reader's pace is what the writers see.
+	srv := fiberwstest.ServeListener(t, app, smallSendBufferListener{ln})
+	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout, NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(32 << 10)
+		}
+		return c, err
+	}}
+	conn, _, err := d.Dial(srv.URL("/big"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	// Read the raw socket slowly, about 4 MB/s.
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			_ = conn.NetConn().SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+			if _, err := conn.NetConn().Read(buf); err != nil {
+				return
+			}
+			time.Sleep(15 * time.Millisecond)
+		}
+	}()
+	for range senders {
+		if d := recv(t, took, "a Send to return"); d > writeTimeout+writeTimeout/2 {
+			t.Fatalf("a Send blocked %v; the write timeout is %v", d, writeTimeout)
+		}
+	}
+}
+
+type smallSendBufferListener struct{ net.Listener }
+
+func (l smallSendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(32 << 10)
+	}
+	return c, err
 }

@@ -41,14 +41,15 @@ func (s *Session) callPost(in Interceptor, m *Message) (err error) {
 // write timeout; a failed write means the client cannot take data, so the
 // connection is dropped.
 func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessage) error {
-	if !s.lockSocket() {
+	asked, ok := s.lockSocket()
+	if !ok {
 		return ErrClosed
 	}
 	defer s.writeMu.Unlock()
 	if s.state.Load() != stateOpen {
 		return ErrClosed
 	}
-	s.armWriteDeadline()
+	s.armWriteDeadline(asked)
 	var err error
 	if pm != nil {
 		err = s.ws.WritePreparedMessage(pm)
@@ -56,7 +57,11 @@ func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessa
 		err = s.ws.WriteMessage(int(mt), data)
 	}
 	if err != nil {
-		s.abort(err)
+		if !errors.Is(err, websocket.ErrCloseSent) {
+			s.abort(err)
+		}
+		// ErrCloseSent: the reader has just answered the client's close
+		// frame and is about to record the client's code; nothing failed.
 		return ErrClosed
 	}
 	s.msgsOut.Add(1)
@@ -64,18 +69,24 @@ func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessa
 	return nil
 }
 
-// armWriteDeadline bounds the next write by the write timeout. The
+// armWriteDeadline bounds the next write by the write timeout, counted
+// from asked, when the write was asked for (zero: now): time spent waiting
+// for another writer counts, so a Send never blocks much past the timeout
+// (the mutex hands over in arrival order once waiters queue up). The
 // library hands the deadline to the socket on every frame; while it is the
 // same value the runtime leaves its timer alone, so it is only moved
 // forward once an eighth of the timeout has passed: a write is then never
 // allowed more than WriteTimeout, and at least 7/8 of it. Called with
 // writeMu held.
-func (s *Session) armWriteDeadline() {
+func (s *Session) armWriteDeadline(asked time.Time) {
 	timeout := s.route.srv.cfg.WriteTimeout
-	now := time.Now()
-	if s.writeDeadline.Sub(now) < timeout-timeout/8 {
-		s.writeDeadline = now.Add(timeout)
-		_ = s.ws.SetWriteDeadline(s.writeDeadline)
+	if asked.IsZero() {
+		asked = time.Now()
+	}
+	limit := asked.Add(timeout)
+	if d := s.writeDeadline; d.After(limit) || limit.Sub(d) > timeout/8 {
+		s.writeDeadline = limit
+		_ = s.ws.SetWriteDeadline(limit)
 	}
 }
 

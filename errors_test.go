@@ -6,8 +6,10 @@ import (
 	"iter"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hooks"
 )
 
@@ -172,4 +174,19 @@ func TestErrorTypes(t *testing.T) {
 	if !strings.Contains(pe.Error(), "v") {
 		t.Errorf("PanicError: %v", pe)
 	}
+}
+
+// A receive-only route never sends anything, not even a catcher's reply:
+// the reply is dropped and logged.
+func TestReceiveOnlyCatcherReplyIsNotSent(t *testing.T) {
+	reply := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) {
+		return hooks.Reply("must not be sent"), true
+	})
+	h := serveRoutes(t, fiberws.ReceiveOnly("/r", func(context.Context, *fiberws.Session, string) error {
+		return errors.New("rejected")
+	}, fiberws.WithCatchers(reply)))
+	c := h.Dial(t, "/r")
+	c.SendText("a")
+	fiberwstest.Eventually(t, func() bool { return strings.Contains(h.logs.String(), "receive-only") }, "the dropped reply is logged")
+	c.ExpectSilence(100 * time.Millisecond)
 }

@@ -2,6 +2,7 @@ package fiberws_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 )
 
 func TestTwoMessagesEchoedInOrder(t *testing.T) {
@@ -383,4 +385,27 @@ func (l smallBufferListener) Accept() (net.Conn, error) {
 		_ = tc.SetReadBuffer(32 << 10)
 	}
 	return c, err
+}
+
+// A send-only connection ends after its one run, whatever that run's fate:
+// dropped by a pre-interceptor, or an error a catcher answered with a reply.
+func TestSendOnlyClosesWhenItsRunIsDroppedOrCaught(t *testing.T) {
+	drop := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error { return hooks.ErrDrop })
+	keepOpen := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) {
+		return hooks.Reply("caught"), true
+	})
+	h := serveRoutes(t,
+		fiberws.SendOnly("/dropped", func(context.Context, *fiberws.Conn[string]) (string, error) {
+			return "never sent", nil
+		}, fiberws.WithInterceptors(drop)),
+		fiberws.SendOnly("/caught", func(context.Context, *fiberws.Conn[string]) (string, error) {
+			return "", errors.New("boom")
+		}, fiberws.WithCatchers(keepOpen)),
+	)
+	if msgs, code, _ := h.Dial(t, "/dropped").ReadUntilClose(); len(msgs) != 0 || code != fiberws.CloseNormalClosure {
+		t.Fatalf("dropped run: got %q and close %d, want nothing and 1000", msgs, code)
+	}
+	if msgs, code, _ := h.Dial(t, "/caught").ReadUntilClose(); len(msgs) != 1 || msgs[0] != "caught" || code != fiberws.CloseNormalClosure {
+		t.Fatalf("caught run: got %q and close %d, want [caught] and 1000", msgs, code)
+	}
 }

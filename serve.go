@@ -233,7 +233,11 @@ func (s *Session) work(sendOnly bool) {
 	if sendOnly {
 		// The send-only worker is a goroutine of its own; finish waits.
 		defer close(s.workerDone)
-		if s.state.Load() == stateOpen && s.process(s.handler, &Message{Connect: true}) {
+		if s.state.Load() == stateOpen {
+			// Whatever the run's outcome (sent, dropped by an interceptor,
+			// kept open by a catcher), a send-only connection ends with it;
+			// if a catcher already closed it, this does nothing.
+			s.process(s.handler, &Message{Connect: true})
 			_ = s.closeWith(CloseNormalClosure, "", hooks.ByServer, nil)
 		}
 		return
@@ -351,6 +355,11 @@ func (s *Session) apply(out Outcome, cause error) {
 		return
 	}
 	if out.Reply != nil {
+		if s.route.route.mode == ModeReceiveOnly {
+			// A receive-only route never sends, not even a catcher's reply.
+			s.logError("catcher reply dropped: the route is receive-only", cause)
+			return
+		}
 		_ = s.write(out.Reply.Type, out.Reply.Data, nil)
 	}
 }

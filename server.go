@@ -23,7 +23,10 @@ type Server struct {
 	paths    map[string]string // full path -> controller that owns it
 	conns    map[*Session]struct{}
 	shutdown bool
-	wg       sync.WaitGroup
+	// drained, while a Shutdown waits, is closed when the last tracked
+	// connection has wound down (a channel, not a WaitGroup: connections
+	// may still arrive while Shutdown waits).
+	drained chan struct{}
 	// counted is the connections counted against Config.MaxConnections
 	// (limits.go): upgraded and not yet finished.
 	counted atomic.Int64
@@ -60,7 +63,6 @@ func (srv *Server) logger() *slog.Logger {
 func (srv *Server) track(s *Session) bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	srv.wg.Add(1)
 	srv.conns[s] = struct{}{}
 	return !srv.shutdown
 }
@@ -68,8 +70,11 @@ func (srv *Server) track(s *Session) bool {
 func (srv *Server) untrack(s *Session) {
 	srv.mu.Lock()
 	delete(srv.conns, s)
+	if len(srv.conns) == 0 && srv.drained != nil {
+		close(srv.drained)
+		srv.drained = nil
+	}
 	srv.mu.Unlock()
-	srv.wg.Done()
 }
 
 // Connections returns how many connections are open now.
@@ -94,18 +99,20 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	for s := range srv.conns {
 		open = append(open, s)
 	}
+	if len(open) > 0 && srv.drained == nil {
+		srv.drained = make(chan struct{})
+	}
+	drained := srv.drained
 	srv.mu.Unlock()
+	if drained == nil {
+		return nil
+	}
 
 	for _, s := range open {
 		go s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)
 	}
-	done := make(chan struct{})
-	go func() {
-		srv.wg.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-drained:
 		return nil
 	case <-ctx.Done():
 	}

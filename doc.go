@@ -62,12 +62,14 @@
 // must run once the connection is gone.
 //
 // Messages of one connection are handled one at a time in arrival order,
-// and replies leave in that order. The handler runs on its own goroutine,
-// so a slow handler does not stop the connection from answering pings or
-// from noticing that the client left; at most Config.QueueSize messages wait
-// behind it, then reading pauses. All writes of a connection are
-// serialized and bounded by Config.WriteTimeout; after the connection
-// closes, Send returns ErrClosed.
+// and replies leave in that order. Quick handlers run on the goroutine that
+// reads the connection (no hand-off per message); a handler still running
+// after a millisecond makes reading move to a goroutine of its own, so a
+// slow handler does not stop the connection from answering pings or from
+// noticing that the client left. At most Config.QueueSize messages wait
+// behind a slow handler, then reading pauses. All writes of a connection
+// are serialized and bounded by Config.WriteTimeout (waiting for another
+// writer included); after the connection closes, Send returns ErrClosed.
 //
 // # Closing
 //

@@ -59,7 +59,6 @@ func relServe(t *testing.T, cfg fiberws.Config, routes ...fiberws.Route) (*fiber
 	return h.Server, h.ws
 }
 
-
 // relWaitConns waits until the Server has n open connections.
 func relWaitConns(t testing.TB, ws *fiberws.Server, n int) {
 	t.Helper()

@@ -149,8 +149,9 @@ func (s *Session) Close(code int, reason string) error {
 // Cleanup registers f to run once after the connection is closed: after the
 // socket is gone and the handler has returned, before observers get the
 // summary. Cleanups run last registered first; a panicking one is logged
-// and the rest still run. Registering on a closed connection runs f at
-// once. It is revali's CleanUp.
+// and the rest still run. Registering once the cleanups have already run
+// (from a goroutine that outlived the connection) runs f at once. It is
+// revali's CleanUp.
 func (s *Session) Cleanup(f func()) {
 	if f == nil {
 		return

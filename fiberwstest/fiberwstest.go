@@ -118,7 +118,8 @@ func (s *Server) Dial(t testing.TB, path string, header ...http.Header) *Client 
 
 // TryDial connects to path and returns the handshake response, for tests
 // that expect the upgrade to fail (resp.StatusCode is then the HTTP status).
-// The caller closes a returned Client.
+// The caller closes a returned Client. Its helpers that fail a test need
+// one, so on such a client use Conn and Read only.
 func (s *Server) TryDial(path string, header ...http.Header) (*Client, *http.Response, error) {
 	d := websocket.Dialer{HandshakeTimeout: Timeout}
 	var h http.Header
@@ -152,6 +153,16 @@ type Client struct {
 	pings atomic.Int64
 }
 
+// test is the test the helpers fail. A client from TryDial has none: it
+// only offers Conn and Read, so it panics with a clear message instead of
+// a nil dereference.
+func (c *Client) test() testing.TB {
+	if c.t == nil {
+		panic("fiberwstest: a Client from TryDial has no test to fail: use Conn and Read, or Server.Dial")
+	}
+	return c.t
+}
+
 // Conn is the underlying fasthttp/websocket client connection, for what the
 // helpers do not cover (raw frames, control messages, custom deadlines).
 func (c *Client) Conn() *websocket.Conn { return c.conn }
@@ -168,19 +179,19 @@ func (c *Client) SendBinary(b []byte) { c.send(websocket.BinaryMessage, b) }
 
 // SendJSON sends v as a JSON text frame.
 func (c *Client) SendJSON(v any) {
-	c.t.Helper()
+	c.test().Helper()
 	data, err := json.Marshal(v)
 	if err != nil {
-		c.t.Fatalf("fiberwstest: marshal: %v", err)
+		c.test().Fatalf("fiberwstest: marshal: %v", err)
 	}
 	c.send(websocket.TextMessage, data)
 }
 
 func (c *Client) send(mt int, data []byte) {
-	c.t.Helper()
+	c.test().Helper()
 	_ = c.conn.SetWriteDeadline(time.Now().Add(Timeout))
 	if err := c.conn.WriteMessage(mt, data); err != nil {
-		c.t.Fatalf("fiberwstest: write: %v", err)
+		c.test().Fatalf("fiberwstest: write: %v", err)
 	}
 }
 
@@ -194,13 +205,13 @@ func (c *Client) Read() (messageType int, data []byte, err error) {
 // ReadText waits for the next message, fails the test unless it is a text
 // frame, and returns it.
 func (c *Client) ReadText() string {
-	c.t.Helper()
+	c.test().Helper()
 	mt, data, err := c.Read()
 	if err != nil {
-		c.t.Fatalf("fiberwstest: read: %v", err)
+		c.test().Fatalf("fiberwstest: read: %v", err)
 	}
 	if mt != websocket.TextMessage {
-		c.t.Fatalf("fiberwstest: got a binary frame %q, want text", data)
+		c.test().Fatalf("fiberwstest: got a binary frame %q, want text", data)
 	}
 	return string(data)
 }
@@ -208,23 +219,23 @@ func (c *Client) ReadText() string {
 // ReadBinary waits for the next message, fails the test unless it is a
 // binary frame, and returns it.
 func (c *Client) ReadBinary() []byte {
-	c.t.Helper()
+	c.test().Helper()
 	mt, data, err := c.Read()
 	if err != nil {
-		c.t.Fatalf("fiberwstest: read: %v", err)
+		c.test().Fatalf("fiberwstest: read: %v", err)
 	}
 	if mt != websocket.BinaryMessage {
-		c.t.Fatalf("fiberwstest: got a text frame %q, want binary", data)
+		c.test().Fatalf("fiberwstest: got a text frame %q, want binary", data)
 	}
 	return data
 }
 
 // ReadJSON waits for the next message and decodes it into v.
 func (c *Client) ReadJSON(v any) {
-	c.t.Helper()
+	c.test().Helper()
 	data := c.ReadText()
 	if err := json.Unmarshal([]byte(data), v); err != nil {
-		c.t.Fatalf("fiberwstest: %q is not JSON for %T: %v", data, v, err)
+		c.test().Fatalf("fiberwstest: %q is not JSON for %T: %v", data, v, err)
 	}
 }
 
@@ -232,22 +243,22 @@ func (c *Client) ReadJSON(v any) {
 // the close code and reason it sent. Data messages before the close frame
 // fail the test; use ReadUntilClose to skip them.
 func (c *Client) ExpectClose() (code int, reason string) {
-	c.t.Helper()
+	c.test().Helper()
 	mt, data, err := c.Read()
 	if err == nil {
-		c.t.Fatalf("fiberwstest: got message %q (type %d), want close", data, mt)
+		c.test().Fatalf("fiberwstest: got message %q (type %d), want close", data, mt)
 	}
-	return closeOf(c.t, err)
+	return closeOf(c.test(), err)
 }
 
 // ReadUntilClose returns the data messages received before the server's
 // close frame, with the close code and reason.
 func (c *Client) ReadUntilClose() (messages []string, code int, reason string) {
-	c.t.Helper()
+	c.test().Helper()
 	for {
 		_, data, err := c.Read()
 		if err != nil {
-			code, reason = closeOf(c.t, err)
+			code, reason = closeOf(c.test(), err)
 			return messages, code, reason
 		}
 		messages = append(messages, string(data))
@@ -258,30 +269,30 @@ func (c *Client) ReadUntilClose() (messages []string, code int, reason string) {
 // read timeout it relies on leaves the client unable to read again (a
 // fasthttp/websocket rule), so call it last, or only before Drop.
 func (c *Client) ExpectSilence(d time.Duration) {
-	c.t.Helper()
+	c.test().Helper()
 	_ = c.conn.SetReadDeadline(time.Now().Add(d))
 	mt, data, err := c.conn.ReadMessage()
 	if err == nil {
-		c.t.Fatalf("fiberwstest: got message %q (type %d), want none within %v", data, mt, d)
+		c.test().Fatalf("fiberwstest: got message %q (type %d), want none within %v", data, mt, d)
 	}
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
-		c.t.Fatalf("fiberwstest: want silence, connection ended: %v", err)
+		c.test().Fatalf("fiberwstest: want silence, connection ended: %v", err)
 	}
 }
 
 // Close sends a close frame with code and reason and waits (bounded) for
 // the server's answer, returning the code the server answered with.
 func (c *Client) Close(code int, reason string) int {
-	c.t.Helper()
+	c.test().Helper()
 	msg := websocket.FormatCloseMessage(code, reason)
 	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(Timeout)); err != nil {
-		c.t.Fatalf("fiberwstest: send close: %v", err)
+		c.test().Fatalf("fiberwstest: send close: %v", err)
 	}
 	for {
 		_, _, err := c.Read()
 		if err != nil {
-			got, _ := closeOf(c.t, err)
+			got, _ := closeOf(c.test(), err)
 			_ = c.conn.Close()
 			return got
 		}

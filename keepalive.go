@@ -71,7 +71,7 @@ func (k *keepalive) run(stop, done chan struct{}) {
 			for _, s := range due {
 				// A goroutine per ping keeps one stuck client from delaying
 				// the pings of the others; it lives as long as one write.
-				go s.ping()
+				go s.ping(now.UnixNano())
 			}
 		}
 	}
@@ -98,7 +98,10 @@ func (k *keepalive) scan(now time.Time, due, late []*Session) ([]*Session, []*Se
 	return due, late
 }
 
-func (s *Session) ping() {
+// ping writes one ping, scheduled at the UnixNano time scheduled. If it had
+// to wait for a long data write to a slow (but live) client, the pong
+// timeout starts when the ping goes out, not when it was scheduled.
+func (s *Session) ping(scheduled int64) {
 	if _, ok := s.lockSocket(); !ok {
 		return
 	}
@@ -106,7 +109,9 @@ func (s *Session) ping() {
 	if s.state.Load() != stateOpen {
 		return
 	}
-	deadline := time.Now().Add(s.route.srv.cfg.WriteTimeout)
+	now := time.Now()
+	s.unanswered.CompareAndSwap(scheduled, now.UnixNano())
+	deadline := now.Add(s.route.srv.cfg.WriteTimeout)
 	if err := s.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
 		s.abort(err)
 	}

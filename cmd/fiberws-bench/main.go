@@ -37,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fasthttp/websocket"
 )
 
 type options struct {
@@ -422,23 +424,33 @@ func serverName(kind string) string {
 	return kind
 }
 
+// open starts a server child of kind and dials n connections (par at a
+// time) to path on it. profDir is where the child writes profiles: set in
+// the first round with -profile only. The caller stops the child and
+// closes the connections.
+func (s *suite) open(kind, path string, n, par, round int) (c *child, conns []*websocket.Conn, profDir string, err error) {
+	if s.o.profile != "" && round == 0 {
+		profDir = s.o.profile
+	}
+	if c, err = startChild(kind, 0, profDir); err != nil {
+		return nil, nil, "", err
+	}
+	if conns, err = dialAll("ws://"+c.addr+path, n, par, nil); err != nil {
+		c.stop()
+		return nil, nil, "", err
+	}
+	return c, conns, profDir, nil
+}
+
 func (s *suite) echo(scenario, kind string, round int) result {
 	o := s.o
 	r := result{Scenario: scenario, Server: serverName(kind), Round: round, Conns: o.conns, Size: o.size}
 	fail := func(err error) result { r.Err = err.Error(); return r }
-	profDir := ""
-	if o.profile != "" && round == 0 {
-		profDir = o.profile
-	}
-	c, err := startChild(kind, 0, profDir)
+	c, conns, profDir, err := s.open(kind, "/ws", o.conns, 16, round)
 	if err != nil {
 		return fail(err)
 	}
 	defer c.stop()
-	conns, err := dialAll("ws://"+c.addr+"/ws", o.conns, 16, nil)
-	if err != nil {
-		return fail(err)
-	}
 	defer closeAll(conns)
 	msg := message(kind, o.size)
 	// Warm up: pools, stacks, the scheduler.
@@ -577,19 +589,11 @@ func (s *suite) broadcast(kind string, round int) result {
 	}
 	r := result{Scenario: "broadcast", Server: name, Round: round, Conns: o.bcClients}
 	fail := func(err error) result { r.Err = err.Error(); return r }
-	profDir := ""
-	if o.profile != "" && round == 0 {
-		profDir = o.profile
-	}
-	c, err := startChild(kind, 0, profDir)
+	c, conns, profDir, err := s.open(kind, "/bc", o.bcClients, 64, round)
 	if err != nil {
 		return fail(err)
 	}
 	defer c.stop()
-	conns, err := dialAll("ws://"+c.addr+"/bc", o.bcClients, 64, nil)
-	if err != nil {
-		return fail(err)
-	}
 	defer closeAll(conns)
 	// Wait until the server has every member.
 	for deadline := time.Now().Add(10 * time.Second); ; {

@@ -105,7 +105,7 @@ func TestCleanupsRunOnceLIFO(t *testing.T) {
 func TestCleanupsRunOnceOnShutdown(t *testing.T) {
 	log := &cleanupLog{}
 	app := newApp()
-	logger, _ := testLogger(t)
+	logger, _ := fiberwstest.NewLog(t)
 	// The client reads the close frame only after Shutdown returned, so
 	// Shutdown waits out the close timeout: keep it short.
 	wsrv := fiberws.New(fiberws.Config{Logger: logger, CloseTimeout: 100 * time.Millisecond})

@@ -348,7 +348,7 @@ func TestCloseReasonInvalidUTF8Cleaned(t *testing.T) {
 func TestAppShutdownClosesConnections(t *testing.T) {
 	cleaned := make(chan struct{})
 	app := newApp()
-	logger, _ := testLogger(t)
+	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{Logger: logger})
 	if err := wsrv.Register(app, ctrl{routes: []fiberws.Route{
 		fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {

@@ -18,7 +18,7 @@ func TestThousandConnectCyclesLeaveNoGoroutine(t *testing.T) {
 	ignore := append(leakOptions(), goleak.IgnoreCurrent())
 
 	app := newApp()
-	logger, _ := testLogger(t)
+	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{Logger: logger, CloseTimeout: 500 * time.Millisecond})
 	if err := wsrv.Register(app, ctrl{routes: []fiberws.Route{
 		fiberws.WebSocket("/echo", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {

@@ -1,10 +1,7 @@
 package fiberws_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,44 +47,11 @@ type otherCtrl struct{ ctrl }
 
 func newApp() *fiber.App { return fiber.New(fiber.Config{DisableStartupMessage: true}) }
 
-// logBuffer collects a Server's log lines; it is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// testLogger returns a logger writing into a buffer, shown if t fails.
-func testLogger(t testing.TB) (*slog.Logger, *logBuffer) {
-	lb := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			s := lb.String()
-			if len(s) > 8<<10 {
-				s = "…" + s[len(s)-8<<10:]
-			}
-			t.Logf("server log:\n%s", s)
-		}
-	})
-	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
-}
-
 // harness is a running app with one fiberws Server on it.
 type harness struct {
 	*fiberwstest.Server
 	ws   *fiberws.Server
-	logs *logBuffer
+	logs *fiberwstest.Log
 }
 
 // start registers controllers with a Server made from cfg (logging into a
@@ -102,7 +66,7 @@ func startOn(t *testing.T, app *fiber.App, cfg fiberws.Config, controllers ...fi
 	t.Helper()
 	h := &harness{}
 	if cfg.Logger == nil {
-		cfg.Logger, h.logs = testLogger(t)
+		cfg.Logger, h.logs = fiberwstest.NewLog(t)
 	}
 	h.ws = fiberws.New(cfg)
 	if err := h.ws.Register(app, controllers...); err != nil {

@@ -286,7 +286,7 @@ func TestSlowHandlerBoundsQueuedMessages(t *testing.T) {
 	var seen atomic.Int64
 	order := make(chan int, total)
 	app := newApp()
-	logger, _ := testLogger(t)
+	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{QueueSize: queue, Logger: logger})
 	if err := wsrv.Register(app, ctrl{routes: []fiberws.Route{
 		fiberws.ReceiveOnly("/flood", func(ctx context.Context, _ *fiberws.Session, msg []byte) error {

@@ -149,7 +149,7 @@ func TestPlainGETGets426(t *testing.T) {
 
 func TestOtherPathsFallThrough(t *testing.T) {
 	app := newApp()
-	logger, _ := testLogger(t)
+	logger, _ := fiberwstest.NewLog(t)
 	if err := fiberws.New(fiberws.Config{Logger: logger}).Register(app, ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/messages", echo)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestOtherPathsFallThrough(t *testing.T) {
 }
 
 func TestMountWithHandlerAndUse(t *testing.T) {
-	logger, _ := testLogger(t)
+	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{Logger: logger})
 	h, err := wsrv.Handler(ctrl{prefix: "/chat", routes: []fiberws.Route{
 		fiberws.WebSocket("/messages", echo),
@@ -229,7 +229,7 @@ func TestHandlerReturnsRegistrationErrors(t *testing.T) {
 }
 
 func TestRegisterOnGroup(t *testing.T) {
-	logger, _ := testLogger(t)
+	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{Logger: logger})
 	app := newApp()
 	if err := wsrv.Register(app.Group("/api"), ctrl{prefix: "chat", routes: []fiberws.Route{fiberws.WebSocket("messages", echo)}}); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,20 +14,13 @@ import (
 // serve starts the chat on a loopback port, quiet unless a test fails.
 func serve(t *testing.T) *fiberwstest.Server {
 	t.Helper()
-	logs := &logBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, nil))
+	logger, _ := fiberwstest.NewLog(t)
 	app, rooms, err := newApp(logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rooms.Close() })
-	srv := fiberwstest.Serve(t, app)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	return srv
+	return fiberwstest.Serve(t, app)
 }
 
 func join(t *testing.T, srv *fiberwstest.Server, room, name string) (*fiberwstest.Client, Event) {

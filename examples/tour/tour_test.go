@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,24 +49,6 @@ func startTour(t *testing.T, opts options) (*fiberwstest.Server, *tour) {
 	// Registered before Serve, so it runs after the app's shutdown.
 	t.Cleanup(tr.Close)
 	return fiberwstest.Serve(t, tr.app), tr
-}
-
-// logBuffer collects log output written from the server's goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // expectText reads the next message and fails unless it is want.
@@ -172,9 +151,9 @@ func TestModesTwoWay(t *testing.T) {
 
 // WebSocket Modes: Receive-Only
 func TestModesReceiveOnly(t *testing.T) {
-	logs := &logBuffer{}
 	opts := testOptions()
-	opts.logger = slog.New(slog.NewTextHandler(logs, nil))
+	var logs *fiberwstest.Log
+	opts.logger, logs = fiberwstest.NewLog(t)
 	srv, _ := startTour(t, opts)
 	c := srv.Dial(t, "/modes/receive-only")
 	c.SendText("first")

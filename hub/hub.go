@@ -31,7 +31,9 @@ type Hub struct {
 	closed  bool
 
 	// writers counts the goroutines the hub started (queue writers and
-	// slow-consumer closes); Close waits for them.
+	// slow-consumer closes); Close waits for them. They are only started
+	// under h.mu with closed unset, or under a room's read lock while the
+	// room has members, so none starts once Close is waiting.
 	writers sync.WaitGroup
 }
 
@@ -237,15 +239,16 @@ func (h *Hub) SendTo(c fiberws.Receiver, p *fiberws.PreparedMessage) error {
 		return ErrNotMember
 	}
 	h.mu.Lock()
-	m, closed := h.members[c.ID()], h.closed
-	inRoom := m != nil && len(m.rooms) > 0
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	m := h.members[c.ID()]
 	switch {
-	case closed:
+	case h.closed:
 		return ErrClosed
-	case !inRoom:
+	case m == nil || len(m.rooms) == 0:
 		return ErrNotMember
 	}
+	// Under h.mu, so that no writer goroutine starts once Close has set
+	// closed (Close then waits for the writers).
 	if p != nil && m.enqueue(p) {
 		h.startDrain([]*member{m})
 	}
@@ -277,8 +280,11 @@ func (r *room) deliverFunc(h *Hub) func(Envelope) {
 				wake = append(wake, m)
 			}
 		}
-		r.mu.RUnlock()
+		// Before RUnlock: Close empties the room under the write lock
+		// before it waits for the writers, so every writer it must wait
+		// for has been counted by then.
 		h.startDrain(wake)
+		r.mu.RUnlock()
 	}
 }
 

@@ -29,6 +29,12 @@ type Config struct {
 	// the handler catches up, so a flooding client cannot grow server
 	// memory. Default 16.
 	QueueSize int
+	// QueueBytes bounds the same queue in bytes: reading also pauses once
+	// the queued messages and the one the handler is working on hold this
+	// much (a single larger message still gets in alone). It caps what one
+	// connection behind a slow handler holds at about QueueBytes +
+	// ReadLimit. Default 1 MiB.
+	QueueBytes int64
 	// Origins lists the browser origins allowed to connect
 	// ("https://example.com"); "*" allows any. Empty means same-origin:
 	// a request whose Origin header names another host gets 403.
@@ -90,6 +96,7 @@ var ConfigDefault = Config{
 	HandshakeTimeout: 10 * time.Second,
 	CloseTimeout:     2 * time.Second,
 	QueueSize:        16,
+	QueueBytes:       1 << 20,
 	ReadBufferSize:   1024,
 	WriteBufferSize:  1024,
 	ShutdownTimeout:  5 * time.Second,
@@ -116,6 +123,9 @@ func configDefault(config ...Config) Config {
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = d.QueueSize
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = d.QueueBytes
 	}
 	if cfg.ReadBufferSize <= 0 {
 		cfg.ReadBufferSize = d.ReadBufferSize

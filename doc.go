@@ -66,8 +66,9 @@
 // reads the connection (no hand-off per message); a handler still running
 // after a millisecond makes reading move to a goroutine of its own, so a
 // slow handler does not stop the connection from answering pings or from
-// noticing that the client left. At most Config.QueueSize messages wait
-// behind a slow handler, then reading pauses. All writes of a connection
+// noticing that the client left. At most Config.QueueSize messages
+// (Config.QueueBytes bytes) wait behind a slow handler, then reading
+// pauses. All writes of a connection
 // are serialized and bounded by Config.WriteTimeout (waiting for another
 // writer included); after the connection closes, Send returns ErrClosed.
 //

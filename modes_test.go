@@ -272,22 +272,36 @@ func TestStreamStopsWhenConnectionCloses(t *testing.T) {
 // The listening socket's receive buffer and the client's send buffer are
 // kept small so the kernel cannot hide an unbounded server-side queue.
 func TestSlowHandlerBoundsQueuedMessages(t *testing.T) {
+	// The count bound: two messages may wait.
+	floodSlowHandler(t, fiberws.Config{QueueSize: 2}, 2)
+}
+
+func TestSlowHandlerBoundsQueuedBytes(t *testing.T) {
+	// The byte bound: room for 100 messages, but 128 KiB hold two of 64 KiB
+	// (the one at the handler included).
+	floodSlowHandler(t, fiberws.Config{QueueSize: 100, QueueBytes: 128 << 10}, 2)
+}
+
+// floodSlowHandler floods a route whose handler blocks, and checks that
+// the server stops reading once about queue messages wait, then delivers
+// every message in order once the handler is released.
+func floodSlowHandler(t *testing.T, cfg fiberws.Config, queue int) {
 	const (
-		queue = 2
 		size  = 64 << 10 // bytes per message
 		total = 200      // 12.5 MiB: far more than the kernel buffers hold
 		// Messages the client may get out while the handler is blocked:
 		// the queue, the one at the handler, the one the reader holds,
 		// plus what the (small) socket buffers hold on both sides.
-		slack    = 1 << 20
-		maxAhead = queue + 2 + slack/size
+		slack = 1 << 20
 	)
+	maxAhead := int64(queue + 2 + slack/size)
 	release := make(chan struct{})
 	var seen atomic.Int64
 	order := make(chan int, total)
 	app := newApp()
 	logger, _ := fiberwstest.NewLog(t)
-	wsrv := fiberws.New(fiberws.Config{QueueSize: queue, Logger: logger})
+	cfg.Logger = logger
+	wsrv := fiberws.New(cfg)
 	if err := wsrv.Register(app, ctrl{routes: []fiberws.Route{
 		fiberws.ReceiveOnly("/flood", func(ctx context.Context, _ *fiberws.Session, msg []byte) error {
 			seen.Add(1)

@@ -146,10 +146,32 @@ func (s *Session) read() bool {
 			}
 			continue
 		}
+		if !s.waitQueueRoom(int64(len(buf.b))) {
+			putMsgBuf(buf)
+			continue
+		}
+		s.queuedBytes.Add(int64(len(buf.b)))
 		select {
 		case s.inbox <- inbound{mt: MessageType(mt), buf: buf}:
 		case <-s.ctx.Done():
 			putMsgBuf(buf)
+		}
+	}
+}
+
+// waitQueueRoom holds the reader until n more bytes fit Config.QueueBytes
+// (a message always fits an empty queue) or the connection closes (false).
+// The count bound, QueueSize, is the inbox channel's capacity.
+func (s *Session) waitQueueRoom(n int64) bool {
+	budget := s.route.srv.cfg.QueueBytes
+	for {
+		if q := s.queuedBytes.Load(); q == 0 || q+n <= budget {
+			return true
+		}
+		select {
+		case <-s.dequeued:
+		case <-s.ctx.Done():
+			return false
 		}
 	}
 }
@@ -188,6 +210,7 @@ func (s *Session) runInline(m Message) bool {
 func (s *Session) handOff() {
 	if s.runner.CompareAndSwap(runBusy, runSwitching) {
 		s.inbox = make(chan inbound, s.route.srv.cfg.QueueSize)
+		s.dequeued = make(chan struct{}, 1)
 		s.readerDone = make(chan struct{})
 		s.runner.Store(runHandOff)
 		go s.read()
@@ -245,12 +268,18 @@ func (s *Session) work(sendOnly bool) {
 	for {
 		select {
 		case in := <-s.inbox:
+			n := int64(len(in.buf.b))
 			if s.state.Load() == stateOpen {
 				s.msg = Message{Type: in.mt, Data: in.buf.b}
 				s.process(s.handler, &s.msg)
 				s.msg = Message{}
 			}
 			putMsgBuf(in.buf)
+			s.queuedBytes.Add(-n)
+			select { // wake a reader waiting for room
+			case s.dequeued <- struct{}{}:
+			default:
+			}
 		case <-s.readerDone:
 			for {
 				select {

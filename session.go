@@ -48,7 +48,11 @@ type Session struct {
 
 	inbox      chan inbound
 	readerDone chan struct{}
-	workerDone chan struct{}
+	// queuedBytes is the payload held by the queue and the handler working
+	// from it (Config.QueueBytes); dequeued wakes a reader waiting for room.
+	queuedBytes atomic.Int64
+	dequeued    chan struct{}
+	workerDone  chan struct{}
 
 	// The message runner (serve.go): the route's handler bound to this
 	// connection, the message being handled (reused, never shared: one

@@ -19,7 +19,8 @@ type Config struct {
 	// WriteTimeout bounds every write (replies, Send, pings, close frames).
 	// A client that does not take a frame within it is dropped. Default 10s.
 	WriteTimeout time.Duration
-	// HandshakeTimeout bounds the upgrade handshake. Default 10s.
+	// HandshakeTimeout bounds writing the upgrade's 101 response (a Fiber
+	// app WriteTimeout, when set, applies instead). Default 10s.
 	HandshakeTimeout time.Duration
 	// CloseTimeout is how long a closing connection waits for the peer's
 	// close frame before dropping TCP. Default 2s.
@@ -36,9 +37,11 @@ type Config struct {
 	// ReadLimit. Default 1 MiB.
 	QueueBytes int64
 	// Origins lists the browser origins allowed to connect
-	// ("https://example.com"); "*" allows any. Empty means same-origin:
-	// a request whose Origin header names another host gets 403.
-	// Requests without an Origin header (non-browser clients) pass.
+	// ("https://example.com"); "*" allows any. Empty means same host: a
+	// request whose Origin header names another host:port than its Host
+	// header gets 403 (the scheme is not compared, so this holds behind a
+	// TLS-terminating proxy). Requests without an Origin header
+	// (non-browser clients) pass.
 	Origins []string
 	// ReadBufferSize and WriteBufferSize size the socket I/O buffers; they
 	// do not limit message size (a larger message still goes out as one
@@ -53,7 +56,9 @@ type Config struct {
 	// the connection with 1007.
 	EnableCompression bool
 	// MaxConnections caps the open connections of the Server (all its
-	// routes); an upgrade request over it gets HTTP 503 before the upgrade.
+	// routes); an upgrade request over it gets HTTP 503 before the upgrade
+	// (handshakes racing past the check in a burst are upgraded, then
+	// closed at once with 1013 "too many connections").
 	// WithMaxConnections caps a single route. A negative value means no
 	// cap. Default 10,000.
 	MaxConnections int
@@ -67,7 +72,8 @@ type Config struct {
 	MessageBurst int
 	// IdleTimeout closes (1001 "idle timeout") a connection on which
 	// nothing arrives for that long: no message, no ping, no pong. Every
-	// frame read resets it, so with WithPing a live client never hits it.
+	// frame read resets it, so with WithPing at an interval shorter than
+	// IdleTimeout a live client never hits it.
 	// It finds silent and half-open clients even on routes without ping.
 	// 0 turns it off; default off (see SECURITY.md). WithIdleTimeout
 	// overrides it per route.

@@ -89,16 +89,18 @@
 // interceptors wrap the on-connect trigger and every message (Pre before
 // the handler, Post around every outgoing message); catchers turn errors
 // into a close code or a reply; then cleanups run and observers get a
-// Summary. Each kind can be set for the app (Config), a controller
-// (ControllerGuards and friends) or a route (WithGuards and friends). See
-// package hooks.
+// Summary. Each kind can be set for the app (Config) and a controller
+// (ControllerGuards and friends); all but observers also for a route
+// (WithGuards and friends). See package hooks.
 //
 // # Keep-alive and shutdown
 //
 // Ping and WithPing make the server ping every interval and close with 1001
 // when no pong arrives in time; one scheduler per route does it, not a
-// timer per connection. When the Fiber app shuts down, every connection
-// gets 1001 "server shutting down" and runs its cleanups.
+// timer per connection. When the Fiber app a Server was registered on (a
+// *fiber.App) shuts down, every connection gets 1001 "server shutting
+// down" and runs its cleanups; with a group or Server.Handler, call
+// Server.Shutdown.
 //
 // # Testing
 //

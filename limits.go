@@ -17,7 +17,8 @@ import (
 //   - message size: Config.ReadLimit / WithReadLimit, over it -> close 1009
 //     (also after permessage-deflate decompression);
 //   - open connections: Config.MaxConnections (whole Server) and
-//     WithMaxConnections (one route), over it -> HTTP 503 before the upgrade;
+//     WithMaxConnections (one route), over it -> HTTP 503 before the upgrade
+//     (1013 right after it for handshakes that raced past the check);
 //   - messages per second per connection: Config.MessageRate /
 //     WithMessageRate, over it -> close 1008 "rate limit exceeded";
 //   - idle time: Config.IdleTimeout / WithIdleTimeout, nothing read for that
@@ -50,7 +51,8 @@ type routeLimits struct {
 
 // WithMaxConnections caps the open connections of this route at n; more
 // upgrade requests get HTTP 503 Service Unavailable (with Retry-After)
-// before the upgrade. It applies on top of Config.MaxConnections, which caps
+// before the upgrade (or 1013 right after it, when a burst of handshakes
+// raced past the check). It applies on top of Config.MaxConnections, which caps
 // the whole Server. Use it to keep one expensive route from starving the
 // others. n <= 0 means no route-level cap.
 func WithMaxConnections(n int) Option {

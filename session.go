@@ -27,8 +27,8 @@ type Session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// writeMu serializes every write of the socket by goroutines other
-	// than the reader; released (under writeMu) bars them once the reader
+	// writeMu serializes every write fiberws makes (replies, Send, pings,
+	// close frames); released (under writeMu) bars them once the reader
 	// has let go of the socket.
 	writeMu  sync.Mutex
 	released bool

@@ -252,11 +252,15 @@ func (c *Client) ExpectClose() (code int, reason string) {
 }
 
 // ReadUntilClose returns the data messages received before the server's
-// close frame, with the close code and reason.
+// close frame, with the close code and reason, waiting at most Timeout in
+// all.
 func (c *Client) ReadUntilClose() (messages []string, code int, reason string) {
 	c.test().Helper()
+	// One deadline for the whole call, not one per message: a server that
+	// keeps sending must not keep it waiting forever.
+	_ = c.conn.SetReadDeadline(time.Now().Add(Timeout))
 	for {
-		_, data, err := c.Read()
+		_, data, err := c.conn.ReadMessage()
 		if err != nil {
 			code, reason = closeOf(c.test(), err)
 			return messages, code, reason
@@ -281,16 +285,18 @@ func (c *Client) ExpectSilence(d time.Duration) {
 	}
 }
 
-// Close sends a close frame with code and reason and waits (bounded) for
-// the server's answer, returning the code the server answered with.
+// Close sends a close frame with code and reason and waits (at most
+// Timeout in all, skipping data messages still in flight) for the server's
+// answer, returning the code the server answered with.
 func (c *Client) Close(code int, reason string) int {
 	c.test().Helper()
 	msg := websocket.FormatCloseMessage(code, reason)
 	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(Timeout)); err != nil {
 		c.test().Fatalf("fiberwstest: send close: %v", err)
 	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(Timeout)) // for the whole call
 	for {
-		_, _, err := c.Read()
+		_, _, err := c.conn.ReadMessage()
 		if err != nil {
 			got, _ := closeOf(c.test(), err)
 			_ = c.conn.Close()

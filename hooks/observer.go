@@ -30,8 +30,10 @@ const (
 	ByTimeout ClosedBy = "timeout"
 	// ByShutdown: the server shut down.
 	ByShutdown ClosedBy = "shutdown"
-	// Rejected: the request never became a connection (guard, middleware or
-	// origin check answered it with an HTTP response).
+	// Rejected: the request never became a connection: a guard, middleware
+	// or the origin check answered it with an HTTP response, or fiberws did
+	// (426 for a plain GET, 503 over a connection cap or while shutting
+	// down).
 	Rejected ClosedBy = "rejected"
 )
 

@@ -9,18 +9,21 @@
 //
 //	h := hub.New()
 //
-//	fiberws.WebSocket("/chat/:room", func(ctx context.Context, c *fiberws.Conn[string], msg *string) (string, error) {
+//	fiberws.WebSocket("/chat/:room", func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
 //		room := c.Params("room")
 //		if msg == nil { // on-connect trigger; leaving is automatic on close
-//			_, err := h.Join(room, c)
-//			return "welcome", err
+//			if _, err := h.Join(room, c); err != nil {
+//				return nil, err
+//			}
+//			return nil, hub.Send(h, c, "welcome")
 //		}
-//		return "sent", hub.Broadcast(h, room, *msg, c)
+//		return nil, hub.Broadcast(h, room, *msg, c)
 //	}, fiberws.OnConnect())
 //
 // To send to one member in order with its broadcasts (a welcome right
-// after Join, say), use Send or SendTo rather than Conn.Send, which writes
-// directly and may overtake or trail queued broadcasts.
+// after Join, as above), use Send or SendTo rather than Conn.Send or a
+// handler result, which write directly and may overtake or trail queued
+// broadcasts.
 //
 // # Slow clients
 //

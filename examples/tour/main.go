@@ -1,5 +1,5 @@
-// Command tour serves every example of the revali WebSocket chapter
-// (shared/reference/revali-websockets.md), rebuilt with fiberws, section by
+// Command tour serves every example of the WebSocket chapter of the Dart
+// framework revali's documentation, rebuilt with fiberws, section by
 // section. README.md beside this file maps each section to its URL and to
 // the code that implements it.
 //

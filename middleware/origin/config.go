@@ -9,9 +9,10 @@ type Config struct {
 	Next func(c *fiber.Ctx) bool
 	// AllowOrigins lists the allowed origins, as browsers send them
 	// ("https://example.com", "http://localhost:3000"); "*" allows any.
-	// Empty means same-origin: the Origin header's host must equal the
-	// request's Host.
-	// Optional. Default: nil (same-origin)
+	// Empty means same host: the Origin header's host:port must equal the
+	// request's Host header. The scheme is not compared, so the check works
+	// behind a proxy that terminates TLS (Origin https://…, request http).
+	// Optional. Default: nil (same host)
 	AllowOrigins []string
 	// AllowMissing lets requests without an Origin header through. Browsers
 	// always send Origin on WebSocket upgrades; other clients usually

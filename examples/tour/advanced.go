@@ -11,7 +11,8 @@ import (
 // on-connect trigger. Its routes sit at the root (/heartbeat, /connection),
 // like the reference's paths.
 type AdvancedController struct {
-	ping time.Duration
+	ping        time.Duration
+	pingTimeout time.Duration // 0: one ping interval
 }
 
 // Prefix "" mounts the routes at the root.
@@ -21,11 +22,21 @@ func (AdvancedController) Prefix() string { return "" }
 func (c AdvancedController) Routes() []fiberws.Route {
 	return []fiberws.Route{
 		// revali's @WebSocket.ping: the server pings every c.ping, and a
-		// client that does not answer within one interval is closed with
-		// 1001. One scheduler pings all connections of the route.
-		fiberws.Ping("/heartbeat", c.ping, c.handleHeartbeat),
+		// client that does not answer within the pong timeout (one
+		// interval unless c.pingTimeout is set) is closed with 1001. One
+		// scheduler pings all connections of the route.
+		fiberws.Ping("/heartbeat", c.ping, c.handleHeartbeat, c.pingOption()...),
 		fiberws.WebSocket("/connection", c.onConnect, fiberws.OnConnect()),
 	}
+}
+
+// pingOption sets the pong timeout when c.pingTimeout overrides the
+// default of one interval.
+func (c AdvancedController) pingOption() []fiberws.Option {
+	if c.pingTimeout <= 0 {
+		return nil
+	}
+	return []fiberws.Option{fiberws.WithPing(c.ping, c.pingTimeout)}
 }
 
 // handleHeartbeat mirrors "Ping/Pong". The pings themselves are control

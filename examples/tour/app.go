@@ -15,6 +15,7 @@ import (
 // so tests can read what the receive-only route logged.
 type options struct {
 	ping        time.Duration // /heartbeat ping interval
+	pingTimeout time.Duration // /heartbeat pong timeout; 0: one ping interval
 	notifyEvery time.Duration // /notifications/* interval
 	asyncDelay  time.Duration // /messages/async processing time
 	logger      *slog.Logger  // nil: discard
@@ -59,7 +60,7 @@ func newTour(opts options) (*tour, error) {
 		MessagesController{asyncDelay: opts.asyncDelay},
 		NotificationsController{every: opts.notifyEvery, service: t.notifications},
 		CloseController{},
-		AdvancedController{ping: opts.ping},
+		AdvancedController{ping: opts.ping, pingTimeout: opts.pingTimeout},
 		UploadController{},
 		DataController{resources: t.resources},
 		LifecycleController{},

@@ -20,7 +20,10 @@ func receive(t *testing.T, sub *Subscription) (Notification, bool) {
 }
 
 func TestNotificationServiceIDsAndStop(t *testing.T) {
-	s := newNotificationService(10 * time.Millisecond)
+	// The first notification is published one interval after the start:
+	// long enough that Subscribe, right after, comes first even on a
+	// loaded machine, so the ids seen start at 1.
+	s := newNotificationService(100 * time.Millisecond)
 	defer s.Stop()
 	sub := s.Subscribe()
 	for want := int64(1); want <= 3; want++ {

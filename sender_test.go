@@ -352,8 +352,6 @@ func TestConcurrentSendsBoundedByWriteTimeout(t *testing.T) {
 	fiberwstest.Eventually(t, func() bool { return received.Load() >= size }, "the client received %d bytes, want at least one %d-byte frame", atFailure(func() any { return received.Load() }), size)
 }
 
-
-
 type smallSendBufferListener struct{ net.Listener }
 
 func (l smallSendBufferListener) Accept() (net.Conn, error) {

@@ -47,7 +47,10 @@ func Example() {
 	bob := dial(addr + "/lobby/")
 	defer alice.Close()
 	defer bob.Close()
-	for h.Members("lobby") < 2 { // both have joined
+	for deadline := time.Now().Add(5 * time.Second); h.Members("lobby") < 2; { // both have joined
+		if time.Now().After(deadline) {
+			panic("the clients did not join within 5s")
+		}
 		time.Sleep(time.Millisecond)
 	}
 
@@ -75,7 +78,11 @@ func listen(app *fiber.App, ws *fiberws.Server) (addr string, stop func()) {
 			time.Sleep(time.Millisecond)
 		}
 		_ = app.ShutdownWithTimeout(5 * time.Second)
-		<-done
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			panic("the app did not stop within 5s")
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -124,14 +125,35 @@ func start(t *testing.T, hcfg hub.Config, wcfg fiberws.Config) *setup {
 	// Cleanups run last registered first: the test's clients close, then
 	// this waits for their connections to wind down, then the app stops.
 	t.Cleanup(func() {
-		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", ws.Connections())
+		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", atFailure(func() any { return ws.Connections() }))
 	})
 	return &setup{srv: srv, ctrl: ctrl, h: h, obs: obs}
 }
 
+// atFailure is a format argument for fiberwstest.Eventually that is
+// evaluated when the failure message is printed, not when Eventually is
+// called (Go evaluates arguments eagerly), so the message shows the value
+// that made the wait fail.
+type atFailure func() any
+
+func (f atFailure) Format(s fmt.State, verb rune) {
+	fmt.Fprintf(s, fmt.FormatString(s, verb), f())
+}
+
 func waitMembers(t *testing.T, h *hub.Hub, room string, n int) {
 	t.Helper()
-	fiberwstest.Eventually(t, func() bool { return h.Members(room) == n }, "members of %q: got %d, want %d", room, h.Members(room), n)
+	fiberwstest.Eventually(t, func() bool { return h.Members(room) == n }, "members of %q: got %d, want %d", room, atFailure(func() any { return h.Members(room) }), n)
+}
+
+// TestConfigDefault pins hub.ConfigDefault to what SECURITY.md's "Default
+// limits" table documents: 64 messages queued per member.
+func TestConfigDefault(t *testing.T) {
+	if got := hub.ConfigDefault.QueueSize; got != 64 {
+		t.Errorf("hub.ConfigDefault.QueueSize = %d, SECURITY.md says 64: update SECURITY.md and this test together", got)
+	}
+	if hub.ConfigDefault.Broker != nil {
+		t.Errorf("hub.ConfigDefault.Broker is set: the default is a private in-memory broker per Hub")
+	}
 }
 
 func TestThousandClientsAllReceive(t *testing.T) {
@@ -193,20 +215,22 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 		maxSteps = 600
 		after    = 20 // broadcasts after the drop
 	)
-	s := start(t, hub.Config{QueueSize: 8}, fiberws.Config{WriteTimeout: 2 * time.Second})
+	const writeTimeout, closeTimeout = 2 * time.Second, time.Second
+	s := start(t, hub.Config{QueueSize: 8}, fiberws.Config{WriteTimeout: writeTimeout, CloseTimeout: closeTimeout})
 
 	fast := []*fiberwstest.Client{
 		s.srv.Dial(t, "/rooms/r/fast1"),
 		s.srv.Dial(t, "/rooms/r/fast2"),
 		s.srv.Dial(t, "/rooms/r/fast3"),
 	}
-	slowClient := s.srv.Dial(t, "/rooms/r/slow") // never reads
+	slowClient := s.srv.Dial(t, "/rooms/r/slow") // never reads, never leaves
 	waitMembers(t, s.h, "r", 4)
 	slow := s.ctrl.session(t, "slow")
 
 	payload := make([]byte, size)
 	var maxStep time.Duration
 	dropped := -1
+	var droppedAt time.Time
 	step := 0
 	for ; step < maxSteps && (dropped < 0 || step < dropped+after); step++ {
 		binary.BigEndian.PutUint32(payload, uint32(step))
@@ -226,7 +250,7 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 		}
 		maxStep = max(maxStep, time.Since(begin))
 		if dropped < 0 && slow.Closed() {
-			dropped = step
+			dropped, droppedAt = step, time.Now()
 		}
 	}
 	if dropped < 0 {
@@ -238,16 +262,39 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 	}
 
 	// The drop is 1008 "slow consumer", as the observers see it once the
-	// connection has ended. The client goes away here: fiberws cannot yet
-	// drop the TCP connection of a client that stays connected without
-	// reading (its NetConn().Close() is a no-op on a fasthttp hijacked
-	// connection), so without this the session would only end when the
-	// client does.
-	slowClient.Drop()
-	fiberwstest.Eventually(t, func() bool { _, ok := s.obs.find("slow"); return ok }, "no summary for the slow client")
-	sum, _ := s.obs.find("slow")
+	// connection has ended. The client stays connected without reading:
+	// the server gives up on the close frame it cannot write (write
+	// timeout) or on the answer that never comes (close timeout), drops
+	// TCP, and the session ends.
+	var sum fiberws.Summary
+	deadline := droppedAt.Add(writeTimeout + closeTimeout + 2*time.Second)
+	for {
+		var ok bool
+		if sum, ok = s.obs.find("slow"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no summary for the slow client %v after its drop (write timeout %v, close timeout %v)",
+				time.Since(droppedAt).Round(time.Millisecond), writeTimeout, closeTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("slow client summary %v after the drop: %d %q, closed by %s", time.Since(droppedAt).Round(time.Millisecond), sum.CloseCode, sum.CloseReason, sum.ClosedBy)
 	if sum.CloseCode != fiberws.ClosePolicyViolation || sum.CloseReason != "slow consumer" {
 		t.Errorf("slow client closed with %d %q, want 1008 \"slow consumer\"", sum.CloseCode, sum.CloseReason)
+	}
+	// Its TCP connection is gone: reading what was buffered ends in EOF
+	// (or a reset), not in a timeout.
+	nc := slowClient.Conn().NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := nc.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the slow client's connection is still open: %v", err)
+			}
+			break
+		}
 	}
 	waitMembers(t, s.h, "r", 3)
 	for _, who := range []string{"fast1", "fast2", "fast3"} {
@@ -333,7 +380,7 @@ func TestSharedBroker(t *testing.T) {
 	}
 	srv := fiberwstest.Serve(t, app)
 	t.Cleanup(func() {
-		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", ws.Connections())
+		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", atFailure(func() any { return ws.Connections() }))
 	})
 	a := srv.Dial(t, "/one/rooms/r/a")
 	b := srv.Dial(t, "/two/rooms/r/b")

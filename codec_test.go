@@ -123,7 +123,7 @@ func TestInvalidUTF8TextCloses1007(t *testing.T) {
 	if got := c.ReadText(); got != "echo ok" {
 		t.Fatalf("got %q", got)
 	}
-	<-called
+	recv(t, called, "the handler's call for \"ok\"")
 	// The client library does not validate outgoing text, so this frame
 	// reaches the server as is.
 	if err := c.Conn().WriteMessage(websocket.TextMessage, []byte{'a', 0xff, 0xfe, 'b'}); err != nil {

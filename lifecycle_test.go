@@ -386,7 +386,7 @@ func TestPanickingInterceptorAndCatcherClose1011(t *testing.T) {
 	fiberwstest.Eventually(t, func() bool {
 		s := ts.logs.String()
 		return strings.Contains(s, "pre exploded") && strings.Contains(s, "catcher exploded")
-	}, "panics logged; log so far: %s", ts.logs.String())
+	}, "panics logged; log so far: %s", ts.logs) // a Stringer: read when the message is printed
 }
 
 func TestPanickingObserverHarmsNothing(t *testing.T) {

@@ -197,7 +197,7 @@ func TestMaxConnectionsBurst(t *testing.T) {
 	}()
 	// Those over the cap are closed with 1013 at once, so the server soon
 	// holds at most the cap.
-	fiberwstest.Eventually(t, func() bool { return ws.Connections() <= 5 }, "%d open, cap 5", atFailure(func() any { return ws.Connections() }))
+	fiberwstest.Eventually(t, func() bool { return ws.Connections() <= 5 }, "%d open, cap 5", fiberwstest.Later(func() any { return ws.Connections() }))
 	// The others stay open: they echo. A rejected one answers the message
 	// with its 1013 close frame instead (the server reads no more data once
 	// it closed).
@@ -219,7 +219,7 @@ func TestMaxConnectionsBurst(t *testing.T) {
 	if alive > 5 || alive == 0 { // arrival order: the first ones stay
 		t.Fatalf("%d connections stayed open, cap 5", alive)
 	}
-	fiberwstest.Eventually(t, func() bool { return ws.Connections() == alive }, "%d open on the server, %d clients got an echo", atFailure(func() any { return ws.Connections() }), alive)
+	fiberwstest.Eventually(t, func() bool { return ws.Connections() == alive }, "%d open on the server, %d clients got an echo", fiberwstest.Later(func() any { return ws.Connections() }), alive)
 }
 
 func TestMessageRate(t *testing.T) {

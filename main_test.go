@@ -2,7 +2,6 @@ package fiberws_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -93,7 +92,7 @@ func serveWith(t *testing.T, cfg fiberws.Config, routes ...fiberws.Route) *harne
 // have returned and their cleanups have run.
 func (h *harness) waitIdle(t *testing.T) {
 	t.Helper()
-	fiberwstest.Eventually(t, func() bool { return h.ws.Connections() == 0 }, "connections still open: %d", atFailure(func() any { return h.ws.Connections() }))
+	fiberwstest.Eventually(t, func() bool { return h.ws.Connections() == 0 }, "connections still open: %d", fiberwstest.Later(func() any { return h.ws.Connections() }))
 }
 
 // mirror replies with the message itself.
@@ -116,16 +115,6 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	}
 	var zero T
 	return zero
-}
-
-// atFailure is a format argument for fiberwstest.Eventually that is
-// evaluated when the failure message is printed, not when Eventually is
-// called (Go evaluates arguments eagerly), so the message shows the value
-// that made the wait fail.
-type atFailure func() any
-
-func (f atFailure) Format(s fmt.State, verb rune) {
-	fmt.Fprintf(s, fmt.FormatString(s, verb), f())
 }
 
 // closed reports whether ch is closed within d.

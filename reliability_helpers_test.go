@@ -62,5 +62,5 @@ func relServe(t *testing.T, cfg fiberws.Config, routes ...fiberws.Route) (*fiber
 // relWaitConns waits until the Server has n open connections.
 func relWaitConns(t testing.TB, ws *fiberws.Server, n int) {
 	t.Helper()
-	fiberwstest.Eventually(t, func() bool { return ws.Connections() == n }, "want %d open connections, have %d", n, atFailure(func() any { return ws.Connections() }))
+	fiberwstest.Eventually(t, func() bool { return ws.Connections() == n }, "want %d open connections, have %d", n, fiberwstest.Later(func() any { return ws.Connections() }))
 }

@@ -162,7 +162,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	dial("?role=deaf")  // reads nothing, never answers the close
 	dial("?role=flood") // reads nothing and its buffers are full
-	fiberwstest.Eventually(t, func() bool { return connected.Load() == 5 }, "connected %d", atFailure(func() any { return connected.Load() }))
+	fiberwstest.Eventually(t, func() bool { return connected.Load() == 5 }, "connected %d", fiberwstest.Later(func() any { return connected.Load() }))
 	// Let the flood fill the buffers: its Sends stop completing once a
 	// write blocks (WriteTimeout is long).
 	prev := int64(-1)
@@ -172,7 +172,7 @@ func TestGracefulShutdown(t *testing.T) {
 		stalled := n > 0 && n == prev
 		prev = n
 		return stalled
-	}, "the flood kept sending (%d chunks)", atFailure(func() any { return flooded.Load() }))
+	}, "the flood kept sending (%d chunks)", fiberwstest.Later(func() any { return flooded.Load() }))
 
 	// The well-behaved clients read and answer the close.
 	var wg sync.WaitGroup
@@ -223,7 +223,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if sums[hooks.ByShutdown] != 5 {
 		t.Fatalf("summaries by %v", sums)
 	}
-	fiberwstest.Eventually(t, func() bool { return cancelled.Load() == 5 }, "contexts cancelled: %d", atFailure(func() any { return cancelled.Load() }))
+	fiberwstest.Eventually(t, func() bool { return cancelled.Load() == 5 }, "contexts cancelled: %d", fiberwstest.Later(func() any { return cancelled.Load() }))
 	if cleanups.Load() != 5 {
 		t.Fatalf("cleanups ran %d times, want 5", cleanups.Load())
 	}

@@ -349,7 +349,7 @@ func TestConcurrentSendsBoundedByWriteTimeout(t *testing.T) {
 	if sent == 0 {
 		t.Fatal("no Send succeeded")
 	}
-	fiberwstest.Eventually(t, func() bool { return received.Load() >= size }, "the client received %d bytes, want at least one %d-byte frame", atFailure(func() any { return received.Load() }), size)
+	fiberwstest.Eventually(t, func() bool { return received.Load() >= size }, "the client received %d bytes, want at least one %d-byte frame", fiberwstest.Later(func() any { return received.Load() }), size)
 }
 
 type smallSendBufferListener struct{ net.Listener }

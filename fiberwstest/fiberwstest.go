@@ -320,7 +320,8 @@ func closeOf(t testing.TB, err error) (int, string) {
 }
 
 // Eventually polls cond every few milliseconds until it holds, failing the
-// test after Timeout with the message.
+// test after Timeout with the message. Its arguments are evaluated when it
+// is called; wrap one in Later to print its value at the time of failure.
 func Eventually(t testing.TB, cond func() bool, format string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(Timeout)
@@ -330,4 +331,17 @@ func Eventually(t testing.TB, cond func() bool, format string, args ...any) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Later defers a value of a failure message until the message is printed:
+//
+//	fiberwstest.Eventually(t, func() bool { return n.Load() == 3 },
+//		"count %d, want 3", fiberwstest.Later(func() any { return n.Load() }))
+//
+// shows the count when the wait gave up, not when it began.
+type Later func() any
+
+// Format prints the deferred value with the verb and flags it was given.
+func (f Later) Format(s fmt.State, verb rune) {
+	fmt.Fprintf(s, fmt.FormatString(s, verb), f())
 }

@@ -125,24 +125,14 @@ func start(t *testing.T, hcfg hub.Config, wcfg fiberws.Config) *setup {
 	// Cleanups run last registered first: the test's clients close, then
 	// this waits for their connections to wind down, then the app stops.
 	t.Cleanup(func() {
-		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", atFailure(func() any { return ws.Connections() }))
+		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", fiberwstest.Later(func() any { return ws.Connections() }))
 	})
 	return &setup{srv: srv, ctrl: ctrl, h: h, obs: obs}
 }
 
-// atFailure is a format argument for fiberwstest.Eventually that is
-// evaluated when the failure message is printed, not when Eventually is
-// called (Go evaluates arguments eagerly), so the message shows the value
-// that made the wait fail.
-type atFailure func() any
-
-func (f atFailure) Format(s fmt.State, verb rune) {
-	fmt.Fprintf(s, fmt.FormatString(s, verb), f())
-}
-
 func waitMembers(t *testing.T, h *hub.Hub, room string, n int) {
 	t.Helper()
-	fiberwstest.Eventually(t, func() bool { return h.Members(room) == n }, "members of %q: got %d, want %d", room, atFailure(func() any { return h.Members(room) }), n)
+	fiberwstest.Eventually(t, func() bool { return h.Members(room) == n }, "members of %q: got %d, want %d", room, fiberwstest.Later(func() any { return h.Members(room) }), n)
 }
 
 // TestConfigDefault pins hub.ConfigDefault to what SECURITY.md's "Default
@@ -380,7 +370,7 @@ func TestSharedBroker(t *testing.T) {
 	}
 	srv := fiberwstest.Serve(t, app)
 	t.Cleanup(func() {
-		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", atFailure(func() any { return ws.Connections() }))
+		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", fiberwstest.Later(func() any { return ws.Connections() }))
 	})
 	a := srv.Dial(t, "/one/rooms/r/a")
 	b := srv.Dial(t, "/two/rooms/r/b")

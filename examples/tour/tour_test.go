@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -28,15 +27,6 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 	)
-}
-
-// atFailure is a format argument for fiberwstest.Eventually that is
-// evaluated when the failure message is printed, not when Eventually is
-// called, so the message shows the value that made the wait fail.
-type atFailure func() any
-
-func (f atFailure) Format(s fmt.State, verb rune) {
-	fmt.Fprintf(s, fmt.FormatString(s, verb), f())
 }
 
 // testOptions are short intervals so the timed routes can be tested fast.
@@ -276,9 +266,9 @@ func TestNotificationsPeriodic(t *testing.T) {
 		t.Fatalf("%d tickers running, want 2", n)
 	}
 	c.Close(1000, "bye")
-	fiberwstest.Eventually(t, func() bool { return runningTickers.Load() == 1 }, "ticker of the closed client stopped (%d running)", atFailure(func() any { return runningTickers.Load() }))
+	fiberwstest.Eventually(t, func() bool { return runningTickers.Load() == 1 }, "ticker of the closed client stopped (%d running)", fiberwstest.Later(func() any { return runningTickers.Load() }))
 	c2.Drop()
-	fiberwstest.Eventually(t, func() bool { return runningTickers.Load() == 0 }, "ticker of the dropped client stopped (%d running)", atFailure(func() any { return runningTickers.Load() }))
+	fiberwstest.Eventually(t, func() bool { return runningTickers.Load() == 0 }, "ticker of the dropped client stopped (%d running)", fiberwstest.Later(func() any { return runningTickers.Load() }))
 }
 
 // A message does not start a second ticker.

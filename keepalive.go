@@ -7,13 +7,20 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/internal/drain"
 )
 
-// keepalive pings the connections of one route from a single goroutine,
-// instead of a timer per connection. The goroutine runs only while the
-// route has connections. It wakes a few times per interval, pings the
-// connections whose interval has passed and closes (1001) those whose
-// oldest ping went unanswered for the timeout.
+// keepalive pings the connections of one route from a single scheduler
+// goroutine, instead of a timer per connection. The goroutine runs only
+// while the route has connections. It wakes a few times per interval,
+// pings the connections whose interval has passed and closes (1001) those
+// whose oldest ping went unanswered for the timeout.
+//
+// The pings of one tick are written one after the other by one goroutine
+// (package drain): a stuck socket hands the rest of the list to another
+// goroutine after pingBudget, so it delays no other connection's ping.
+// A connection whose write lock is busy (a data write in progress) is not
+// waited for: it is pinged on a later tick.
 type keepalive struct {
 	interval, timeout, step time.Duration
 
@@ -21,7 +28,14 @@ type keepalive struct {
 	conns map[*Session]struct{}
 	stop  chan struct{}
 	done  chan struct{}
+	// pinging counts the tick drains still writing; the scheduler waits
+	// for them when it stops, so no ping outlives the route's last
+	// connection.
+	pinging sync.WaitGroup
 }
+
+// pingBudget is how long one ping write may hold up the pings after it.
+const pingBudget = time.Millisecond
 
 func newKeepalive(interval, timeout time.Duration) *keepalive {
 	step := min(interval, timeout) / 4
@@ -56,28 +70,33 @@ func (k *keepalive) remove(s *Session) {
 
 func (k *keepalive) run(stop, done chan struct{}) {
 	defer close(done)
+	defer k.pinging.Wait()
 	ticker := time.NewTicker(k.step)
 	defer ticker.Stop()
-	var due, late []*Session
 	for {
 		select {
 		case <-stop:
 			return
 		case now := <-ticker.C:
-			due, late = k.scan(now, due[:0], late[:0])
+			due, late := k.scan(now)
 			for _, s := range late {
+				// closeWith may wait for a stuck write; it must not hold up
+				// the scheduler. Late connections are rare (dead peers).
 				go s.closeWith(CloseGoingAway, "ping timeout", hooks.ByTimeout, nil)
 			}
-			for _, s := range due {
-				// A goroutine per ping keeps one stuck client from delaying
-				// the pings of the others; it lives as long as one write.
-				go s.ping(now.UnixNano())
+			if len(due) > 0 {
+				k.pinging.Add(1)
+				drain.Start(due, pingBudget, (*Session).ping, k.pinging.Done)
 			}
 		}
 	}
 }
 
-func (k *keepalive) scan(now time.Time, due, late []*Session) ([]*Session, []*Session) {
+// scan lists the connections due for a ping and those whose oldest ping
+// went unanswered for the timeout. A connection whose reader is paused by
+// our own back-pressure (a slow handler's full queue) is never late: its
+// pong may be waiting, unread, behind the messages we have not read yet.
+func (k *keepalive) scan(now time.Time) (due, late []*Session) {
 	t := now.UnixNano()
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -86,33 +105,57 @@ func (k *keepalive) scan(now time.Time, due, late []*Session) ([]*Session, []*Se
 			continue
 		}
 		if u := s.unanswered.Load(); u != 0 && t-u >= int64(k.timeout) {
-			late = append(late, s)
+			if s.pausedSince.Load() == 0 {
+				late = append(late, s)
+			}
 			continue
 		}
 		if t-s.lastPing.Load() >= int64(k.interval) {
-			s.lastPing.Store(t)
-			s.unanswered.CompareAndSwap(0, t)
 			due = append(due, s)
 		}
 	}
 	return due, late
 }
 
-// ping writes one ping, scheduled at the UnixNano time scheduled. If it had
-// to wait for a long data write to a slow (but live) client, the pong
-// timeout starts when the ping goes out, not when it was scheduled.
-func (s *Session) ping(scheduled int64) {
-	if _, ok := s.lockSocket(); !ok {
+// ping writes one ping if the write lock is free; a connection busy with a
+// data write is pinged on a later tick instead of being waited for. The
+// pong timeout starts when the ping goes out. A ping that cannot be
+// written drops the connection, like any failed write.
+func (s *Session) ping() {
+	if !s.writeMu.TryLock() {
 		return
 	}
 	defer s.writeMu.Unlock()
-	if s.state.Load() != stateOpen {
+	if s.released || s.state.Load() != stateOpen {
 		return
 	}
 	now := time.Now()
-	s.unanswered.CompareAndSwap(scheduled, now.UnixNano())
+	s.lastPing.Store(now.UnixNano())
+	s.unanswered.CompareAndSwap(0, now.UnixNano())
 	deadline := now.Add(s.route.srv.cfg.WriteTimeout)
 	if err := s.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
 		s.abort(err)
+	}
+}
+
+// pauseReading and resumeReading bracket a wait of the reader for room in
+// the receive queue. While it waits, pongs are not read, so the pong
+// timeout stands still: the paused time is added to the unanswered ping's
+// start when reading resumes.
+func (s *Session) pauseReading() {
+	s.pausedSince.Store(time.Now().UnixNano())
+}
+
+func (s *Session) resumeReading() {
+	since := s.pausedSince.Swap(0)
+	if since == 0 {
+		return
+	}
+	paused := time.Now().UnixNano() - since
+	for {
+		u := s.unanswered.Load()
+		if u == 0 || s.unanswered.CompareAndSwap(u, u+paused) {
+			return
+		}
 	}
 }

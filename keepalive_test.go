@@ -3,6 +3,8 @@ package fiberws_test
 import (
 	"context"
 	"runtime"
+	"runtime/metrics"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +188,86 @@ func TestKeepaliveNoGoroutinePerConnection(t *testing.T) {
 	ping := measure("/hb")
 	if extra := ping - plain; extra > n/3 {
 		t.Fatalf("%d connections with keep-alive run %d more goroutines than without (%d vs %d)", n, extra, ping, plain)
+	}
+}
+
+// TestPingTimeoutNotCausedByOurBackPressure: a client sends 40 messages at
+// once to a route with a 100ms handler and pings every 200ms (pong
+// timeout: one interval), then reads and answers every ping. The receive
+// queue fills, reading pauses, and the client's pongs wait unread behind
+// its own messages for seconds: that is our back-pressure, not a dead
+// client, so the connection must stay open and answer all 40.
+func TestPingTimeoutNotCausedByOurBackPressure(t *testing.T) {
+	const n = 40
+	h := serveRoutes(t, fiberws.Ping("/slow", 200*time.Millisecond, func(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return "done " + msg, nil
+	}))
+	c := h.Dial(t, "/slow")
+	for i := range n {
+		c.SendText(strconv.Itoa(i))
+	}
+	conn := c.Conn()
+	_ = conn.SetReadDeadline(time.Now().Add(n*100*time.Millisecond + fiberwstest.Timeout))
+	for i := range n {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d of %d replies (%d pings answered): %v", i, n, c.Pings(), err)
+		}
+		if got, want := string(data), "done "+strconv.Itoa(i); got != want {
+			t.Fatalf("reply %d is %q, want %q", i, got, want)
+		}
+	}
+	if c.Pings() == 0 {
+		t.Fatalf("no ping arrived in %d × 100ms at a 200ms interval", n)
+	}
+}
+
+// TestPingsCostNoGoroutineEach: the scheduler writes the pings of a tick
+// one after the other, not from a goroutine per ping: over a second of
+// 30 connections pinged every 50ms, far fewer goroutines are started than
+// pings are sent. (Counted with runtime/metrics, Go 1.26 and later.)
+func TestPingsCostNoGoroutineEach(t *testing.T) {
+	const n = 30
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	if metrics.Read(created); created[0].Value.Kind() != metrics.KindUint64 {
+		t.Skip("this Go has no /sched/goroutines-created metric")
+	}
+	h := serveRoutes(t, fiberws.WebSocket("/hb", echo, patientPing()))
+	clients := make([]*fiberwstest.Client, n)
+	var readers sync.WaitGroup
+	for i := range clients {
+		clients[i] = h.Dial(t, "/hb")
+		readers.Add(1)
+		go func() { // reading answers the pings
+			defer readers.Done()
+			_, _, _ = clients[i].Conn().ReadMessage()
+		}()
+	}
+	pings := func() (sum int) {
+		for _, c := range clients {
+			sum += c.Pings()
+		}
+		return sum
+	}
+	time.Sleep(2 * pingEvery) // every connection in its ping rhythm
+	metrics.Read(created)
+	goroutinesBefore, pingsBefore := created[0].Value.Uint64(), pings()
+	time.Sleep(time.Second)
+	metrics.Read(created)
+	started, sent := int(created[0].Value.Uint64()-goroutinesBefore), pings()-pingsBefore
+	for _, c := range clients {
+		c.Drop()
+	}
+	readers.Wait()
+	t.Logf("%d pings, %d goroutines started", sent, started)
+	if sent < n*5 {
+		t.Fatalf("only %d pings in a second to %d connections at a %v interval", sent, n, pingEvery)
+	}
+	if started > sent/3 {
+		t.Fatalf("%d goroutines started for %d pings", started, sent)
 	}
 }

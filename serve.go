@@ -51,6 +51,7 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		route:    mr,
 		req:      req,
 		ws:       ws,
+		tcp:      socketOf(ws),
 		ctx:      ctx,
 		cancel:   cancel,
 		cleanups: []func(){},
@@ -146,34 +147,59 @@ func (s *Session) read() bool {
 			}
 			continue
 		}
-		if !s.waitQueueRoom(int64(len(buf.b))) {
-			putMsgBuf(buf)
-			continue
-		}
-		s.queuedBytes.Add(int64(len(buf.b)))
-		select {
-		case s.inbox <- inbound{mt: MessageType(mt), buf: buf}:
-		case <-s.ctx.Done():
+		if !s.enqueue(inbound{mt: MessageType(mt), buf: buf}) {
 			putMsgBuf(buf)
 		}
 	}
 }
 
-// waitQueueRoom holds the reader until n more bytes fit Config.QueueBytes
-// (a message always fits an empty queue) or the connection closes (false).
-// The count bound, QueueSize, is the inbox channel's capacity.
-func (s *Session) waitQueueRoom(n int64) bool {
-	budget := s.route.srv.cfg.QueueBytes
-	for {
-		if q := s.queuedBytes.Load(); q == 0 || q+n <= budget {
+// enqueue hands a message to the worker, waiting while the queue is full
+// (Config.QueueSize messages, or Config.QueueBytes bytes: a message always
+// fits an empty queue): reading pauses and TCP pushes back on the client.
+// It reports false when the connection closed first. While it waits, the
+// pong timeout stands still (pauseReading): the client's pongs are behind
+// the messages we have not read yet.
+func (s *Session) enqueue(in inbound) bool {
+	n := int64(len(in.buf.b))
+	if s.hasQueueRoom(n) {
+		select {
+		case s.inbox <- in:
+			s.queuedBytes.Add(n)
 			return true
+		default:
 		}
+	}
+	s.pauseReading()
+	defer s.resumeReading()
+	if !s.waitQueueRoom(n) {
+		return false
+	}
+	s.queuedBytes.Add(n)
+	select {
+	case s.inbox <- in:
+		return true
+	case <-s.ctx.Done():
+		s.queuedBytes.Add(-n)
+		return false
+	}
+}
+
+func (s *Session) hasQueueRoom(n int64) bool {
+	q := s.queuedBytes.Load()
+	return q == 0 || q+n <= s.route.srv.cfg.QueueBytes
+}
+
+// waitQueueRoom holds the reader until n more bytes fit Config.QueueBytes
+// or the connection closes (false).
+func (s *Session) waitQueueRoom(n int64) bool {
+	for !s.hasQueueRoom(n) {
 		select {
 		case <-s.dequeued:
 		case <-s.ctx.Done():
 			return false
 		}
 	}
+	return true
 }
 
 // runInline runs one message on the reader goroutine, with the slow timer
@@ -336,7 +362,13 @@ func recoverAs(err *error) {
 // first outcome; without one, the default: a *CloseError closes with its
 // code, a decode error with 1007, anything else with 1011.
 func (s *Session) fail(err error) {
-	if errors.Is(err, ErrClosed) || s.state.Load() != stateOpen {
+	if errors.Is(err, ErrClosed) {
+		return
+	}
+	if s.state.Load() != stateOpen {
+		// The connection is already on its way out; the error changes
+		// nothing, but may explain what went wrong around the close.
+		s.log(slog.LevelDebug, "error after the connection started closing", err)
 		return
 	}
 	for _, c := range s.route.catchers {
@@ -389,11 +421,19 @@ func (s *Session) apply(out Outcome, cause error) {
 			s.logError("catcher reply dropped: the route is receive-only", cause)
 			return
 		}
-		_ = s.write(out.Reply.Type, out.Reply.Data, nil)
+		_ = s.write(out.Reply.Type, out.Reply.Data, nil, false)
 	}
 }
 
 func (s *Session) logError(msg string, err error, attrs ...slog.Attr) {
+	s.log(slog.LevelError, msg, err, attrs...)
+}
+
+func (s *Session) log(level slog.Level, msg string, err error, attrs ...slog.Attr) {
+	logger := s.route.srv.logger()
+	if !logger.Enabled(context.Background(), level) {
+		return
+	}
 	attrs = append(attrs, slog.String("route", s.req.pattern), slog.String("path", s.req.path), slog.Uint64("conn", s.id))
 	var pe *PanicError
 	if errors.As(err, &pe) {
@@ -401,7 +441,7 @@ func (s *Session) logError(msg string, err error, attrs ...slog.Attr) {
 	} else if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	s.route.srv.logger().LogAttrs(context.Background(), slog.LevelError, "fiberws: "+msg, attrs...)
+	logger.LogAttrs(context.Background(), level, "fiberws: "+msg, attrs...)
 }
 
 // finish winds the connection down once reading has stopped (and the

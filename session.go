@@ -2,6 +2,7 @@ package fiberws
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ type Session struct {
 	route  *mountedRoute
 	req    *requestData
 	ws     *websocket.Conn
+	tcp    net.Conn // the socket under ws (socketOf)
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -71,6 +73,10 @@ type Session struct {
 	// lastPing is when the last ping went out, unanswered when the oldest
 	// ping still waiting for a pong did (0: none waiting), both UnixNano.
 	lastPing, unanswered atomic.Int64
+	// pausedSince is when the reader started waiting for room in the
+	// receive queue (UnixNano, 0: reading), so the pong timeout stands
+	// still while our own back-pressure keeps pongs unread.
+	pausedSince atomic.Int64
 }
 
 const (
@@ -171,6 +177,20 @@ func (s *Session) Cleanup(f func()) {
 	s.runCleanup(f)
 }
 
+// Fail hands err to the connection's catchers, as if the handler had
+// returned it: they close the connection or reply, and without a catcher
+// for it the default applies (a *CloseError closes with its code, a
+// *DecodeError with 1007, anything else with 1011 "internal error"). Use it
+// from goroutines other than the handler (a sender, a fan-out), which
+// have no handler to return an error to. The catchers run on the calling
+// goroutine. Once the connection is closing, Fail only logs err (at debug
+// level). A nil err or ErrClosed does nothing.
+func (s *Session) Fail(err error) {
+	if err != nil {
+		s.fail(err)
+	}
+}
+
 // Conn is a connection that sends messages of type T: the handler's result
 // type, checked by the compiler. It is the Go form of revali's
 // AsyncWebSocketSender<T>, and embeds *Session for everything but sending.
@@ -185,17 +205,12 @@ type Conn[T any] struct {
 // connection lives; writes are serialized. It returns ErrClosed once the
 // connection is closing, and never blocks longer than Config.WriteTimeout:
 // a client that does not take the frame in time is dropped.
+//
+// Errors (encoding, a post-interceptor's rejection) are returned, not
+// handed to the catchers: return them from the handler, as a handler's
+// own errors, for the catchers to decide; from another goroutine, pass
+// them to Fail.
 func (c *Conn[T]) Send(v T) error {
-	err := c.send(v)
-	if err != nil && err != ErrClosed && !isEncodeError(err) {
-		c.fail(err)
-	}
-	return err
-}
-
-// send is Send without handing interceptor errors to the catchers: the
-// reply path returns them to the message loop, which does.
-func (c *Conn[T]) send(v T) error {
 	mt, data, skip, err := c.enc(v)
 	if err != nil {
 		return &encodeError{err}
@@ -203,7 +218,7 @@ func (c *Conn[T]) send(v T) error {
 	if skip {
 		return nil
 	}
-	return c.emit(mt, data)
+	return c.emit(mt, data, false)
 }
 
 type encodeError struct{ err error }
@@ -213,8 +228,6 @@ func (e *encodeError) Error() string { return "fiberws: encode result: " + e.err
 
 // Unwrap returns the encoder's error.
 func (e *encodeError) Unwrap() error { return e.err }
-
-func isEncodeError(err error) bool { _, ok := err.(*encodeError); return ok }
 
 func first(values []string) string {
 	if len(values) > 0 {

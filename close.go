@@ -135,11 +135,13 @@ func (s *Session) lockSocket() (asked time.Time, ok bool) {
 }
 
 // release drops TCP and bars every other goroutine from the socket; the
-// reader goroutine calls it once, when it stops reading.
+// reader goroutine calls it once, when it stops reading. TCP is dropped
+// before the write lock is taken, so a write stuck on a client that does
+// not read fails at once instead of holding the drop up to its timeout.
 func (s *Session) release() {
+	s.dropTCP()
 	s.writeMu.Lock()
 	s.released = true
-	s.dropTCP()
 	s.writeMu.Unlock()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -429,5 +430,32 @@ func TestClientCloseRecordedWhileSending(t *testing.T) {
 		if s.CloseCode != 4000 || s.CloseReason != "bye" || s.ClosedBy != hooks.ByClient || s.Err != nil {
 			t.Fatalf("round %d: summary %d %q by %s err %v, want 4000 \"bye\" by client, no error", i, s.CloseCode, s.CloseReason, s.ClosedBy, s.Err)
 		}
+	}
+}
+
+// TestReadEndDropsTCPDespiteStuckWrite: when reading ends (here the
+// client half-closes its side) while a write is stuck on a client that
+// does not read, TCP is dropped at once; it does not wait for the stuck
+// write's timeout (20s here) to release the socket.
+func TestReadEndDropsTCPDespiteStuckWrite(t *testing.T) {
+	obs := newRelSummaries()
+	big := strings.Repeat("x", 16<<20) // more than the kernel buffers take
+	h := serveWith(t, fiberws.Config{WriteTimeout: 20 * time.Second, Observers: []fiberws.Observer{obs}},
+		fiberws.WebSocket("/big", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+			return big, nil // stuck: the client never reads
+		}))
+	c := h.Dial(t, "/big")
+	c.SendText("go")
+	time.Sleep(200 * time.Millisecond) // let the write fill the buffers and block
+	halfClose := time.Now()
+	if err := c.Conn().NetConn().(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	s := obs.next(t)
+	if d := time.Since(halfClose); d > 2*time.Second {
+		t.Fatalf("the connection ended %v after the client's EOF: the stuck write held the drop", d)
+	}
+	if s.CloseCode != fiberws.CloseAbnormalClosure {
+		t.Fatalf("summary %d %q, want 1006", s.CloseCode, s.CloseReason)
 	}
 }

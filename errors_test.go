@@ -190,3 +190,29 @@ func TestReceiveOnlyCatcherReplyIsNotSent(t *testing.T) {
 	fiberwstest.Eventually(t, func() bool { return strings.Contains(h.logs.String(), "receive-only") }, "the dropped reply is logged")
 	c.ExpectSilence(100 * time.Millisecond)
 }
+
+// TestErrorAfterCloseIsLoggedAtDebug: an error handed to the catchers once
+// the connection is closing changes nothing, but is not lost either: it
+// is logged at debug level.
+func TestErrorAfterCloseIsLoggedAtDebug(t *testing.T) {
+	failed := make(chan struct{})
+	h := serveRoutes(t, fiberws.WebSocket("/late", func(ctx context.Context, c *fiberws.Conn[string], _ *string) (string, error) {
+		go func() {
+			<-ctx.Done()
+			c.Fail(errors.New("late trouble"))
+			close(failed)
+		}()
+		return "", nil
+	}, fiberws.OnConnect()))
+	c := h.Dial(t, "/late")
+	c.ReadText()
+	if code := c.Close(1000, ""); code != 1000 {
+		t.Fatalf("close answered %d", code)
+	}
+	recv(t, failed, "the late Fail")
+	h.waitIdle(t)
+	log := h.logs.String()
+	if !strings.Contains(log, "level=DEBUG") || !strings.Contains(log, "late trouble") {
+		t.Fatalf("the late error is not in the debug log:\n%s", log)
+	}
+}

@@ -27,7 +27,7 @@ func (t *twoWay[In, Out]) handle(ctx context.Context, m *Message) error {
 	if err != nil {
 		return err
 	}
-	return ignoreClosed(t.c.send(out))
+	return ignoreClosed(t.c.Send(out))
 }
 
 type twoWayStream[In, Out any] struct {
@@ -78,7 +78,7 @@ func (s *sendOnly[Out]) handle(ctx context.Context, _ *Message) error {
 	if err != nil {
 		return err
 	}
-	return ignoreClosed(s.c.send(out))
+	return ignoreClosed(s.c.Send(out))
 }
 
 type sendOnlyStream[Out any] struct {
@@ -102,7 +102,7 @@ func sendAll[Out any](c *Conn[Out], seq iter.Seq[Out]) error {
 		if c.state.Load() != stateOpen {
 			return false
 		}
-		err = c.send(v)
+		err = c.Send(v)
 		return err == nil
 	})
 	return ignoreClosed(err)

@@ -28,14 +28,15 @@ import (
 //
 // SECURITY.md lists every default and why it was chosen.
 
-// ReasonRateLimited, ReasonIdleTimeout, ReasonTooManyConnections and
-// ReasonMessageTooBig are the close reasons fiberws sends when a limit is
+// ReasonRateLimited, ReasonIdleTimeout, ReasonTooManyConnections,
+// ReasonMessageTooBig and ReasonSlowConsumer are the close reasons fiberws sends when a limit is
 // hit, for clients and tests that want to tell them apart.
 const (
 	ReasonRateLimited        = "rate limit exceeded"
 	ReasonIdleTimeout        = "idle timeout"
 	ReasonTooManyConnections = "too many connections"
 	ReasonMessageTooBig      = "message too big"
+	ReasonSlowConsumer       = "slow consumer"
 )
 
 // routeLimits holds a route's overrides of the Config limits; the zero

@@ -2,7 +2,9 @@ package fiberws
 
 import (
 	"errors"
+	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
@@ -28,12 +30,7 @@ func Prepare[T any](v T) (*PreparedMessage, error) {
 	if skip {
 		return nil, nil
 	}
-	data = append([]byte(nil), data...)
-	pm, err := websocket.NewPreparedMessage(int(mt), data)
-	if err != nil {
-		return nil, err
-	}
-	return &PreparedMessage{mt: mt, data: data, pm: pm}, nil
+	return newPrepared(mt, append([]byte(nil), data...))
 }
 
 // Type is Text or Binary.
@@ -45,7 +42,10 @@ func (p *PreparedMessage) Data() []byte { return p.data }
 // SendPrepared writes p like Send writes a value: through the route's
 // post-interceptors (which then see a copy and the prepared frame is not
 // reused), serialized with the connection's other writes, bounded by the
-// write timeout. It returns ErrClosed once the connection is closing.
+// write timeout. It returns ErrClosed once the connection is closing, and
+// a post-interceptor's error as Send does (Fail hands it to the catchers).
+// A write that times out closes the connection as a slow consumer (1008,
+// TCP dropped).
 //
 // It takes any prepared message, whatever T: a fan-out mixes routes.
 func (c *Conn[T]) SendPrepared(p *PreparedMessage) error {
@@ -62,6 +62,9 @@ type Receiver interface {
 	SendPrepared(p *PreparedMessage) error
 	// Cleanup registers work for when the connection closes.
 	Cleanup(f func())
+	// Fail hands an error of a delivery to the connection's catchers
+	// (Session.Fail).
+	Fail(err error)
 	// CloseSlowConsumer drops a connection that does not keep up.
 	CloseSlowConsumer() error
 	// Closed reports whether the connection is closing or closed.
@@ -74,16 +77,10 @@ func (s *Session) sendPrepared(p *PreparedMessage) error {
 	if p == nil {
 		return nil
 	}
-	var err error
 	if len(s.route.post) > 0 {
-		err = s.emit(p.mt, p.data)
-	} else {
-		err = s.write(p.mt, p.data, p.pm)
+		return s.emit(p.mt, p.data, true)
 	}
-	if err != nil && err != ErrClosed {
-		s.fail(err)
-	}
-	return err
+	return s.write(p.mt, p.data, p.pm, true)
 }
 
 // errSlowConsumer is the cause recorded when a connection is closed for
@@ -91,10 +88,22 @@ func (s *Session) sendPrepared(p *PreparedMessage) error {
 var errSlowConsumer = errors.New("fiberws: slow consumer")
 
 // CloseSlowConsumer closes the connection with 1008 "slow consumer": the
-// code fiberws uses for a client that does not read fast enough (its
-// outgoing queue filled up). The hub calls it; so can your own fan-out.
+// code fiberws uses for a client that does not read fast enough for its
+// fan-out (its outgoing queue holds too much). The hub calls it; so can
+// your own fan-out. When a write is in progress, the client is not taking
+// it: a close frame would only queue behind it, so TCP is dropped at once
+// (observers still see 1008 "slow consumer"). Otherwise it closes as Close
+// does.
 func (s *Session) CloseSlowConsumer() error {
-	return s.closeWith(ClosePolicyViolation, "slow consumer", hooks.ByServer, errSlowConsumer)
+	if !s.writeMu.TryLock() {
+		if !s.markClosing(ClosePolicyViolation, ReasonSlowConsumer, hooks.ByServer, errSlowConsumer) {
+			return ErrClosed
+		}
+		s.dropTCP()
+		return nil
+	}
+	s.writeMu.Unlock()
+	return s.closeWith(ClosePolicyViolation, ReasonSlowConsumer, hooks.ByServer, errSlowConsumer)
 }
 
 // Closed reports whether the connection is closing or closed.
@@ -102,3 +111,25 @@ func (s *Session) Closed() bool { return s.state.Load() != stateOpen }
 
 // WriteTimeout is the bound on each write of this connection.
 func (s *Session) WriteTimeout() time.Duration { return s.route.srv.cfg.WriteTimeout }
+
+// NewPreparedMessage frames data, already encoded, as an mt message (Text
+// or Binary), for payloads that arrive encoded, such as a broadcast
+// received from another node. Text must be valid UTF-8. data is kept, not
+// copied: do not modify it afterwards.
+func NewPreparedMessage(mt MessageType, data []byte) (*PreparedMessage, error) {
+	switch {
+	case mt != Text && mt != Binary:
+		return nil, fmt.Errorf("fiberws: prepared message type %d: want Text or Binary", mt)
+	case mt == Text && !utf8.Valid(data):
+		return nil, errors.New("fiberws: prepared text message is not valid UTF-8")
+	}
+	return newPrepared(mt, data)
+}
+
+func newPrepared(mt MessageType, data []byte) (*PreparedMessage, error) {
+	pm, err := websocket.NewPreparedMessage(int(mt), data)
+	if err != nil {
+		return nil, err
+	}
+	return &PreparedMessage{mt: mt, data: data, pm: pm}, nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // revali's notification example: the handler starts periodic sends through
@@ -360,4 +361,80 @@ func (l smallSendBufferListener) Accept() (net.Conn, error) {
 		_ = tc.SetWriteBuffer(32 << 10)
 	}
 	return c, err
+}
+
+// errVetoed is what the post-interceptor of the catcher tests rejects
+// "vetoed" with.
+var errVetoed = errors.New("vetoed")
+
+// vetoRoute sends each message back with Send, whose post-interceptor
+// rejects "vetoed" with errVetoed; the handler returns Send's error, as Go
+// code does, and a catcher replies "caught N" to it, N counting its calls.
+// It also answers "async" by sending "vetoed" from another goroutine, which
+// hands the error to Fail, then "after".
+func vetoRoute(calls *atomic.Int64) fiberws.Route {
+	veto := hooks.PostFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+		if string(m.Data) == "vetoed" {
+			return errVetoed
+		}
+		return nil
+	})
+	caught := hooks.CatchIs(errVetoed, func(context.Context, hooks.Conn, error) hooks.Outcome {
+		return hooks.Reply("caught " + strconv.FormatInt(calls.Add(1), 10))
+	})
+	return fiberws.WebSocket("/veto", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+		if msg == "async" {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c.Fail(c.Send("vetoed"))
+			}()
+			<-done
+			return "after", nil
+		}
+		if err := c.Send(msg); err != nil {
+			return "", err
+		}
+		return "", nil
+	}, fiberws.WithInterceptors(veto), fiberws.WithCatchers(caught))
+}
+
+// TestSendErrorCaughtOnce: an error of Send (here a post-interceptor's
+// rejection) is returned, not also handed to the catchers, so a handler
+// that returns it gets the catchers run once and the client one reply.
+func TestSendErrorCaughtOnce(t *testing.T) {
+	var calls atomic.Int64
+	h := serveRoutes(t, vetoRoute(&calls))
+	c := h.Dial(t, "/veto")
+	c.SendText("vetoed")
+	if got := c.ReadText(); got != "caught 1" {
+		t.Fatalf("got %q, want %q", got, "caught 1")
+	}
+	c.SendText("fine")
+	if got := c.ReadText(); got != "fine" {
+		t.Fatalf("got %q, want %q: a second catcher reply came first", got, "fine")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("catchers ran %d times for one error", n)
+	}
+}
+
+// TestFailFromAnotherGoroutine: a goroutine that has no handler to return
+// Send's error to hands it to Fail; the catchers run once, on its
+// goroutine.
+func TestFailFromAnotherGoroutine(t *testing.T) {
+	var calls atomic.Int64
+	h := serveRoutes(t, vetoRoute(&calls))
+	c := h.Dial(t, "/veto")
+	c.SendText("async")
+	if got := c.ReadText(); got != "caught 1" {
+		t.Fatalf("got %q, want %q", got, "caught 1")
+	}
+	if got := c.ReadText(); got != "after" {
+		t.Fatalf("got %q, want %q", got, "after")
+	}
+	c.SendText("fine")
+	if got := c.ReadText(); got != "fine" {
+		t.Fatalf("got %q, want %q", got, "fine")
+	}
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // emit runs an outgoing message through the post-interceptors (route,
-// controller, app: reverse scope order) and writes it.
-func (s *Session) emit(mt MessageType, data []byte) error {
+// controller, app: reverse scope order) and writes it. fanout marks a
+// prepared message of a fan-out (see write).
+func (s *Session) emit(mt MessageType, data []byte, fanout bool) error {
 	if s.state.Load() != stateOpen {
 		return ErrClosed
 	}
@@ -28,7 +29,7 @@ func (s *Session) emit(mt MessageType, data []byte) error {
 		}
 		mt, data = m.Type, m.Data
 	}
-	return s.write(mt, data, nil)
+	return s.write(mt, data, nil, fanout)
 }
 
 func (s *Session) callPost(in Interceptor, m *Message) (err error) {
@@ -39,8 +40,10 @@ func (s *Session) callPost(in Interceptor, m *Message) (err error) {
 // write sends one data frame: data as an mt frame, or pm when it is not
 // nil. Writes of a connection are serialized here, each bounded by the
 // write timeout; a failed write means the client cannot take data, so the
-// connection is dropped.
-func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessage) error {
+// connection is dropped. A fan-out write (SendPrepared) that times out
+// records the close as 1008 "slow consumer": a receiver that takes no
+// frame for the write timeout does not keep up with its fan-out.
+func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessage, fanout bool) error {
 	asked, ok := s.lockSocket()
 	if !ok {
 		return ErrClosed
@@ -57,7 +60,12 @@ func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessa
 		err = s.ws.WriteMessage(int(mt), data)
 	}
 	if err != nil {
-		if !errors.Is(err, websocket.ErrCloseSent) {
+		switch {
+		case errors.Is(err, websocket.ErrCloseSent):
+		case fanout && isTimeout(err):
+			s.markClosing(ClosePolicyViolation, ReasonSlowConsumer, hooks.ByServer, errSlowConsumer)
+			s.dropTCP()
+		default:
 			s.abort(err)
 		}
 		// ErrCloseSent: the reader has just answered the client's close
@@ -94,27 +102,32 @@ func (s *Session) armWriteDeadline(asked time.Time) {
 // through, so TCP is dropped at once and the reader winds the session down.
 func (s *Session) abort(err error) {
 	by := hooks.ByClient
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if isTimeout(err) {
 		by = hooks.ByTimeout
 	}
 	s.markClosing(CloseAbnormalClosure, "", by, err)
 	s.dropTCP()
 }
 
-// dropTCP closes the connection's TCP socket at once. s.ws.NetConn() is
-// fasthttp's hijacked connection, whose Close does nothing (fasthttp closes
-// the socket itself once the hijack handler, serve, has returned, unless
-// the server keeps hijacked connections, which Fiber does not); so a
-// "dropped" client that neither reads nor writes kept the reader blocked,
-// the session open and its cleanups pending. UnsafeConn is the real
-// socket: closing it makes the reader return and the session wind down.
-// Call it only while serve runs, as abort and closeWith do: fasthttp reuses
-// the hijacked connection object for another client afterwards.
-func (s *Session) dropTCP() {
-	nc := s.ws.NetConn()
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// dropTCP closes the connection's TCP socket at once: the reader and any
+// write in progress return with an error and the session winds down. It is
+// safe from any goroutine at any time: s.tcp is this connection's own
+// socket, and closing a closed one does nothing.
+func (s *Session) dropTCP() { _ = s.tcp.Close() }
+
+// socketOf returns the real socket under fasthttp's hijacked connection.
+// That wrapper's Close does nothing (fasthttp closes the socket once serve
+// has returned), and fasthttp reuses the wrapper for another client
+// afterwards, so the socket is taken out of it once, at upgrade.
+func socketOf(ws *websocket.Conn) net.Conn {
+	nc := ws.NetConn()
 	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
-		nc = u.UnsafeConn()
+		return u.UnsafeConn()
 	}
-	_ = nc.Close()
+	return nc
 }

@@ -79,7 +79,8 @@ type Config struct {
 	// overrides it per route.
 	IdleTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown that runs when the Fiber
-	// app a Server is registered on shuts down. Default 5s.
+	// app a Server is registered on shuts down, counted from when the app's
+	// shutdown begins (see Server.Shutdown). Default 5s.
 	ShutdownTimeout time.Duration
 	// Logger receives handler errors, panics (with stacks) and hook
 	// failures. Default slog.Default().

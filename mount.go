@@ -171,6 +171,7 @@ func (mr *mountedRoute) upgrade(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderConnection, "Upgrade")
 		return fiber.ErrUpgradeRequired
 	}
+	mr.srv.watchShutdown(c.Context().Done())
 	if mr.srv.shuttingDown() {
 		return fiber.ErrServiceUnavailable
 	}

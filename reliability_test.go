@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -378,4 +380,73 @@ func TestCompressionCorruptData(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseInvalidFramePayloadData {
 		t.Fatalf("want 1007, got %v", err)
 	}
+}
+
+// TestAppShutdownWithinItsTimeout: app.ShutdownWithTimeout(t) returns
+// within t even while an HTTP request outlives t and a WebSocket client
+// never answers the close: the close frames go out when the app's
+// shutdown begins, not after Fiber's own wait, and once the app's time is
+// up the remaining sockets are dropped. (The app is served by hand: its
+// shutdown is meant to end at its deadline, which fiberwstest reports as a
+// failure.)
+func TestAppShutdownWithinItsTimeout(t *testing.T) {
+	const appTimeout = time.Second
+	obs := newRelSummaries()
+	logger, _ := fiberwstest.NewLog(t)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	release := make(chan struct{})
+	app.Get("/slow", func(c *fiber.Ctx) error {
+		select { // outlives the app's shutdown timeout
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		return c.SendString("done")
+	})
+	ws := fiberws.New(fiberws.Config{Logger: logger, Observers: []fiberws.Observer{obs}})
+	if err := ws.Register(app, ctrl{routes: []fiberws.Route{fiberws.WebSocket("/ws", mirror)}}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = app.Listener(ln)
+	}()
+	deaf, _, err := (&websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout}).Dial("ws://"+ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deaf.Close() // never reads, never answers the close
+	relWaitConns(t, ws, 1)
+	requested := make(chan struct{})
+	go func() {
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + ln.Addr().String() + "/slow")
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		close(requested)
+	}()
+	time.Sleep(100 * time.Millisecond) // the request is being served
+
+	start := time.Now()
+	err = app.ShutdownWithTimeout(appTimeout)
+	if d := time.Since(start); d > appTimeout+500*time.Millisecond {
+		t.Fatalf("app.ShutdownWithTimeout(%v) took %v", appTimeout, d)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("app.ShutdownWithTimeout: %v, want the deadline its slow request made it hit", err)
+	}
+	if s := obs.next(t); s.CloseCode != fiberws.CloseGoingAway || s.ClosedBy != hooks.ByShutdown {
+		t.Fatalf("summary %d %q by %s, want 1001 by shutdown", s.CloseCode, s.CloseReason, s.ClosedBy)
+	}
+	select {
+	case <-served:
+	case <-time.After(fiberwstest.Timeout):
+		t.Fatal("the app still serves")
+	}
+	close(release)
+	recv(t, requested, "the slow request's end")
 }

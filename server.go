@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/internal/drain"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
@@ -30,6 +32,12 @@ type Server struct {
 	// counted is the connections counted against Config.MaxConnections
 	// (limits.go): upgraded and not yet finished.
 	counted atomic.Int64
+	// shutdownStart is when shutdown began (guarded by mu); watched holds
+	// the done channels of the fasthttp servers watchShutdown watches,
+	// watching the last one, to skip the lock on every upgrade.
+	shutdownStart time.Time
+	watched       map[<-chan struct{}]struct{}
+	watching      atomic.Value
 }
 
 // New creates a Server. Zero fields of config take ConfigDefault's values.
@@ -46,8 +54,9 @@ func New(config ...Config) *Server {
 			// upgrade, where a rejection can be a proper HTTP response.
 			CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
 		},
-		paths: map[string]string{},
-		conns: map[*Session]struct{}{},
+		paths:   map[string]string{},
+		conns:   map[*Session]struct{}{},
+		watched: map[<-chan struct{}]struct{}{},
 	}
 }
 
@@ -89,27 +98,17 @@ func (srv *Server) Connections() int {
 // returned and its cleanups and observers have run, or until ctx is done;
 // then it drops the sockets that have not finished and returns ctx.Err().
 //
-// A Server registered on a *fiber.App shuts down by itself when the app
-// does, bounded by Config.ShutdownTimeout; call Shutdown when you mounted
-// on a group or use Handler.
+// A Server mounted on a Fiber app shuts down by itself when the app does:
+// the close frames go out as soon as the app's shutdown begins, and the
+// app's shutdown waits for the connections to finish, within
+// Config.ShutdownTimeout counted from that start. So
+// app.ShutdownWithTimeout(t) returns within t, unless WebSocket clients
+// take longer to answer the close (then within ShutdownTimeout). Call
+// Shutdown yourself to shut the WebSocket routes down on their own.
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.mu.Lock()
-	srv.shutdown = true
-	open := make([]*Session, 0, len(srv.conns))
-	for s := range srv.conns {
-		open = append(open, s)
-	}
-	if len(open) > 0 && srv.drained == nil {
-		srv.drained = make(chan struct{})
-	}
-	drained := srv.drained
-	srv.mu.Unlock()
+	drained := srv.beginShutdown()
 	if drained == nil {
 		return nil
-	}
-
-	for _, s := range open {
-		go s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)
 	}
 	select {
 	case <-drained:
@@ -125,12 +124,90 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// beginShutdown refuses new upgrades and, the first time, sends every open
+// connection its close frame. It returns a channel closed once the last
+// connection has wound down, or nil when none is open.
+func (srv *Server) beginShutdown() <-chan struct{} {
+	srv.mu.Lock()
+	first := !srv.shutdown
+	if first {
+		srv.shutdown = true
+		srv.shutdownStart = time.Now()
+	}
+	var open []*Session
+	if first {
+		open = make([]*Session, 0, len(srv.conns))
+		for s := range srv.conns {
+			open = append(open, s)
+		}
+	}
+	if len(srv.conns) > 0 && srv.drained == nil {
+		srv.drained = make(chan struct{})
+	}
+	drained := srv.drained
+	srv.mu.Unlock()
+	// One goroutine writes the close frames in turn; a client that does not
+	// take its frame hands the rest to another goroutine (package drain).
+	drain.Start(open, time.Millisecond, func(s *Session) {
+		_ = s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)
+	}, nil)
+	if drained == nil {
+		return nil
+	}
+	return drained
+}
+
+// shutdownOnAppShutdown makes app's shutdown wait for this Server's
+// connections. Fiber runs OnShutdown hooks only after its own shutdown has
+// returned; the close frames went out when that began (watchShutdown), so
+// the hook waits for what is left of ShutdownTimeout since then. When
+// fasthttp's shutdown ended at its deadline with HTTP connections still
+// open (GetOpenConnectionsCount is then 0 or more; -1 after a complete
+// shutdown), the app's time is up: the remaining sockets are dropped.
 func (srv *Server) shutdownOnAppShutdown(app *fiber.App) {
 	app.Hooks().OnShutdown(func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), srv.cfg.ShutdownTimeout)
+		srv.beginShutdown()
+		srv.mu.Lock()
+		deadline := srv.shutdownStart.Add(srv.cfg.ShutdownTimeout)
+		srv.mu.Unlock()
+		appTimeUp := false
+		if hs := app.Server(); hs != nil && hs.GetOpenConnectionsCount() >= 0 {
+			deadline, appTimeUp = time.Now(), true
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		return srv.Shutdown(ctx)
+		if err := srv.Shutdown(ctx); err != nil && !appTimeUp {
+			// Fiber logs it: connections outlived ShutdownTimeout. When the
+			// app's own deadline ended the wait, Fiber has reported that.
+			return err
+		}
+		return nil
 	})
+}
+
+// watchShutdown starts, once per fasthttp server, a goroutine that begins
+// this Server's shutdown as soon as that fasthttp server begins its own:
+// done is fasthttp's RequestCtx.Done(), closed when Shutdown starts. It
+// runs at every upgrade; only the first one per server starts anything.
+func (srv *Server) watchShutdown(done <-chan struct{}) {
+	if done == nil || srv.watching.Load() == done {
+		return
+	}
+	srv.mu.Lock()
+	if _, ok := srv.watched[done]; ok {
+		srv.mu.Unlock()
+		return
+	}
+	srv.watched[done] = struct{}{}
+	srv.mu.Unlock()
+	srv.watching.Store(done)
+	go func() {
+		<-done
+		srv.mu.Lock()
+		delete(srv.watched, done)
+		srv.mu.Unlock()
+		srv.beginShutdown()
+	}()
 }
 
 func (srv *Server) shuttingDown() bool {

@@ -21,7 +21,7 @@ func (benchRoomCtrl) Prefix() string { return "" }
 func (c benchRoomCtrl) Routes() []fiberws.Route {
 	return []fiberws.Route{fiberws.WebSocket("/room", func(_ context.Context, conn *fiberws.Conn[*string], msg *string) (*string, error) {
 		if msg == nil {
-			_, err := c.h.Join("bench", conn)
+			_, err := c.h.Join(context.Background(), "bench", conn)
 			return nil, err
 		}
 		return nil, nil
@@ -68,7 +68,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := hub.Broadcast(h, "bench", msg); err != nil {
+		if err := hub.Broadcast(context.Background(), h, "bench", msg); err != nil {
 			b.Fatal(err)
 		}
 		for j := 0; j < members; j++ {

@@ -1,44 +1,69 @@
 package hub
 
 import (
+	"context"
 	"sync"
 
 	"github.com/fiberws/fiberws"
 )
 
-// Envelope is one broadcast as it travels through a Broker.
+// Envelope is one broadcast as it travels through a Broker: plain data, so
+// a networked broker ships it as it is (see Marshal in a broker package,
+// or encode the fields yourself).
 type Envelope struct {
-	// Message is the encoded message, prepared once for all receivers. A
-	// multi-node broker ships Message.Type() and Message.Data() and
-	// rebuilds it on the receiving node with fiberws.Prepare (a string
-	// for text, a []byte for binary).
-	Message *fiberws.PreparedMessage
-	// Origin is the ID of the Hub that published the broadcast.
+	// Type is fiberws.Text or fiberws.Binary; Data the encoded payload,
+	// exactly as it goes out in the frame.
+	Type fiberws.MessageType
+	Data []byte
+	// Origin is the ID of the Hub that published it (Hub.ID).
 	Origin string
-	// Except lists the IDs (fiberws.Session.ID) of the sessions of the
-	// Origin hub that must not receive it. Session IDs are only unique
-	// within one process, so hubs apply Except only to their own
-	// broadcasts.
-	Except []uint64
+	// Except lists the members that must not receive it, by member ID
+	// (Hub.MemberID: unique across nodes), usually the sender.
+	Except []string
+
+	// prepared is the framed message of the publishing hub, reused by the
+	// hubs of this process that receive the envelope as it is.
+	prepared *fiberws.PreparedMessage
+}
+
+// message returns the envelope's frame, prepared once per process.
+func (e *Envelope) message() (*fiberws.PreparedMessage, error) {
+	if e.prepared != nil {
+		return e.prepared, nil
+	}
+	return fiberws.NewPreparedMessage(e.Type, e.Data)
 }
 
 // Broker carries broadcasts between hubs: Publish hands an envelope to
-// every subscriber of its room, on every node, the publishing Hub
+// every subscription of its room, on every node, the publishing Hub's
 // included. A Hub subscribes to a room when its first local member joins
-// and cancels when the last one leaves.
+// and cancels that subscription when the last one leaves; it never calls
+// Subscribe or Cancel for a room while a previous call for that room is
+// still in flight, and never while holding a lock that delivery needs.
 //
-// Implement it to run hubs on several nodes (Redis pub/sub, NATS…); the
+// Implement it to run hubs on several nodes (hub/redisbroker is one); the
 // in-process implementation is NewMemoryBroker. Implementations must be
-// safe for concurrent use, must not call deliver while holding a lock that
-// Subscribe or a cancel func takes, and should not block Publish on slow
-// subscribers (deliver itself never blocks on a socket).
+// safe for concurrent use, must deliver the envelopes of one room to one
+// subscription in publish order and one at a time, must not call deliver
+// while holding a lock that Subscribe or Cancel takes, and must not block
+// Publish on a slow subscriber (deliver itself never blocks on a socket).
+// Calls that may wait on the network take a context and return when it
+// is done.
 type Broker interface {
-	// Publish delivers env to the subscribers of room.
-	Publish(room string, env Envelope) error
+	// Publish delivers env to the subscriptions of room.
+	Publish(ctx context.Context, room string, env Envelope) error
 	// Subscribe calls deliver for every envelope published to room from
-	// now on, until cancel is called. After cancel returns, deliver is
-	// not called again.
-	Subscribe(room string, deliver func(Envelope)) (cancel func(), err error)
+	// now on, until the returned subscription is cancelled.
+	Subscribe(ctx context.Context, room string, deliver func(Envelope)) (Subscription, error)
+}
+
+// Subscription is one Subscribe call's registration.
+type Subscription interface {
+	// Cancel ends this subscription, and only this one: other
+	// subscriptions of the same room (another hub's, or a later one of
+	// the same hub) keep receiving. After Cancel returns, deliver is not
+	// called again. It is idempotent.
+	Cancel(ctx context.Context) error
 }
 
 // MemoryBroker is the in-process Broker: Publish calls the room's
@@ -46,25 +71,28 @@ type Broker interface {
 // between several hubs of one process to broadcast across them.
 type MemoryBroker struct {
 	mu    sync.RWMutex
-	rooms map[string]map[*subscription]struct{}
+	rooms map[string]map[*memorySubscription]struct{}
 }
 
-type subscription struct {
+type memorySubscription struct {
+	b       *MemoryBroker
+	room    string
 	deliver func(Envelope)
-	mu      sync.Mutex // held during a delivery; cancel takes it to wait for one in flight
+	mu      sync.Mutex // held during a delivery; Cancel takes it to wait for one in flight
 	done    bool
 }
 
 // NewMemoryBroker returns an empty in-process broker.
 func NewMemoryBroker() *MemoryBroker {
-	return &MemoryBroker{rooms: map[string]map[*subscription]struct{}{}}
+	return &MemoryBroker{rooms: map[string]map[*memorySubscription]struct{}{}}
 }
 
 // Publish calls every current subscriber of room with env, one after the
-// other, and returns nil.
-func (b *MemoryBroker) Publish(room string, env Envelope) error {
+// other, and returns nil. Deliveries to one subscription are serialized,
+// so each sees the room's envelopes in one order.
+func (b *MemoryBroker) Publish(_ context.Context, room string, env Envelope) error {
 	b.mu.RLock()
-	subs := make([]*subscription, 0, len(b.rooms[room]))
+	subs := make([]*memorySubscription, 0, len(b.rooms[room]))
 	for s := range b.rooms[room] {
 		subs = append(subs, s)
 	}
@@ -79,29 +107,34 @@ func (b *MemoryBroker) Publish(room string, env Envelope) error {
 	return nil
 }
 
-// Subscribe registers deliver for room. The returned cancel removes it and
-// waits for a delivery in flight to finish; it is idempotent.
-func (b *MemoryBroker) Subscribe(room string, deliver func(Envelope)) (func(), error) {
-	s := &subscription{deliver: deliver}
+// Subscribe registers deliver for room.
+func (b *MemoryBroker) Subscribe(_ context.Context, room string, deliver func(Envelope)) (Subscription, error) {
+	s := &memorySubscription{b: b, room: room, deliver: deliver}
 	b.mu.Lock()
 	subs := b.rooms[room]
 	if subs == nil {
-		subs = map[*subscription]struct{}{}
+		subs = map[*memorySubscription]struct{}{}
 		b.rooms[room] = subs
 	}
 	subs[s] = struct{}{}
 	b.mu.Unlock()
-	return func() {
-		b.mu.Lock()
-		if subs := b.rooms[room]; subs != nil {
-			delete(subs, s)
-			if len(subs) == 0 {
-				delete(b.rooms, room)
-			}
+	return s, nil
+}
+
+// Cancel removes the subscription and waits for a delivery in flight to
+// finish.
+func (s *memorySubscription) Cancel(context.Context) error {
+	b := s.b
+	b.mu.Lock()
+	if subs := b.rooms[s.room]; subs != nil {
+		delete(subs, s)
+		if len(subs) == 0 {
+			delete(b.rooms, s.room)
 		}
-		b.mu.Unlock()
-		s.mu.Lock()
-		s.done = true
-		s.mu.Unlock()
-	}, nil
+	}
+	b.mu.Unlock()
+	s.mu.Lock()
+	s.done = true
+	s.mu.Unlock()
+	return nil
 }

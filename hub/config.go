@@ -1,22 +1,34 @@
 package hub
 
+import "time"
+
 // Config holds the settings of a Hub. Zero fields take the values of
 // ConfigDefault.
 type Config struct {
-	// QueueSize is how many messages may wait for one member while its
-	// writer is busy. When a broadcast finds the queue full, the member is
-	// dropped with close code 1008 "slow consumer". Default 64.
-	QueueSize int
+	// QueueBytes is what one member's outgoing queue may hold, in bytes
+	// of memory (a queued message counts twice its payload, encoded and
+	// framed, plus 512 bytes of bookkeeping; a message queued for many
+	// members is held once, but counts for each).
+	// Publishers are held back while a member that keeps reading holds
+	// more than half of it (see Hub.Publish); a member whose queue would
+	// exceed it is not keeping up and is dropped with close code 1008
+	// "slow consumer". Default 1 MiB.
+	QueueBytes int64
 	// Broker carries broadcasts to the hubs subscribed to a room. Default:
 	// a new in-memory broker (NewMemoryBroker), private to this Hub. Share
 	// one broker between hubs, or use a multi-node one, to broadcast across
 	// hubs.
 	Broker Broker
+	// BrokerTimeout bounds the broker calls the hub makes on its own,
+	// without a caller's context: cancelling a room's subscription when its
+	// last member leaves, and on Close. Default 5s.
+	BrokerTimeout time.Duration
 }
 
 // ConfigDefault is the configuration used for every zero field of Config.
 var ConfigDefault = Config{
-	QueueSize: 64,
+	QueueBytes:    1 << 20,
+	BrokerTimeout: 5 * time.Second,
 }
 
 func configDefault(config ...Config) Config {
@@ -24,8 +36,11 @@ func configDefault(config ...Config) Config {
 	if len(config) > 0 {
 		cfg = config[0]
 	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = ConfigDefault.QueueSize
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = ConfigDefault.QueueBytes
+	}
+	if cfg.BrokerTimeout <= 0 {
+		cfg.BrokerTimeout = ConfigDefault.BrokerTimeout
 	}
 	if cfg.Broker == nil {
 		cfg.Broker = ConfigDefault.Broker

@@ -12,12 +12,12 @@
 //	fiberws.WebSocket("/chat/:room", func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
 //		room := c.Params("room")
 //		if msg == nil { // on-connect trigger; leaving is automatic on close
-//			if _, err := h.Join(room, c); err != nil {
+//			if _, err := h.Join(ctx, room, c); err != nil {
 //				return nil, err
 //			}
 //			return nil, hub.Send(h, c, "welcome")
 //		}
-//		return nil, hub.Broadcast(h, room, *msg, c)
+//		return nil, hub.Broadcast(ctx, h, room, *msg, c)
 //	}, fiberws.OnConnect())
 //
 // To send to one member in order with its broadcasts (a welcome right
@@ -25,31 +25,62 @@
 // handler result, which write directly and may overtake or trail queued
 // broadcasts.
 //
-// # Slow clients
+// # Order
 //
-// A client that stops reading does not hold up the others for more than
-// about a millisecond. Every member has a bounded outgoing queue
-// (Config.QueueSize); Broadcast only appends to the queues and never waits
-// for a socket. The members a broadcast wakes up are written one after the
-// other by one goroutine (so a broadcast to N members does not cost N
+// Each member receives the messages queued for it (broadcasts and Send) in
+// the order they were queued, and all members of a room on a hub receive
+// the room's broadcasts in one order: the order the broker delivers them
+// in, which for one publisher is its publish order.
+//
+// # Bursts and slow clients
+//
+// Every member has an outgoing queue bounded in bytes (Config.QueueBytes,
+// 1 MiB by default; a message counts about what it holds in memory), not in
+// messages. Broadcast only appends to the queues and never waits for a
+// socket. The members a broadcast wakes up are written one after the other
+// by one goroutine (so a broadcast to N members does not cost N
 // goroutines, and an idle member costs none); when one member's write takes
 // longer than a millisecond, another goroutine goes on with the members
 // after it, so a stuck socket delays nobody else by more than that.
 //
-// When a member's queue is full, the member is dropped: the connection is
-// closed with 1008 (policy violation) and reason "slow consumer"
-// (fiberws.Session.CloseSlowConsumer), and the hub sends it nothing more.
-// A single write that takes longer than the connection's write timeout
-// (fiberws.Config.WriteTimeout) also ends the connection: fiberws then drops
-// the TCP connection at once (observers see 1006), since a peer that cannot
-// take a data frame cannot take a close frame either. Either way the
-// member leaves its rooms when the connection's cleanups run.
+// A burst is not a slow client. When a publisher outruns its room (one
+// client sending thousands of messages, a replay, presence events in a
+// reconnect storm), the queues of members that keep reading grow; once one
+// of them holds more than half its budget, Publish and Broadcast wait
+// until it is back at a quarter, or until their context is done. The
+// publisher is held back, not its readers: from a handler, the wait pauses
+// that connection's reading, and TCP pushes back on the sending client. A
+// member whose write has not completed for 250ms is not reading and no
+// longer holds publishers back.
+//
+// A member is a slow consumer, and is dropped with close code 1008
+// "slow consumer", when
+//
+//   - its queue would exceed the budget: it was sent more than the budget
+//     beyond what its kernel buffers took, without reading it. The drop is
+//     immediate: its write in progress cannot finish, so TCP is dropped at
+//     once (fiberws.Session.CloseSlowConsumer), and its queue is discarded;
+//   - or one write to it makes no progress for the connection's write
+//     timeout (fiberws.Config.WriteTimeout), in a room too quiet to fill
+//     the budget. TCP is dropped then too.
+//
+// Either way observers see 1008 "slow consumer", the hub sends it nothing
+// more and the member leaves its rooms when the connection's cleanups run.
+// A healthy member's queue is never discarded. What the server holds for a
+// member that stopped reading is its kernel socket buffers (a few MiB on
+// Linux) plus at most the budget.
 //
 // # Brokers
 //
 // Broadcasts go through a Broker, which carries them to every Hub that
 // subscribed to the room. The default, NewMemoryBroker, is in-process. A
-// multi-node broker (Redis pub/sub, NATS…) implements the same two-method
-// interface and is set in Config.Broker; code that uses the Hub does not
-// change.
+// multi-node broker (Redis pub/sub, NATS…) implements
+// the same two-method interface and is set in Config.Broker; code that uses
+// the Hub does not change. An Envelope is plain data (message type and
+// payload, the publishing hub, members to skip by an ID unique across
+// nodes), so a networked broker ships it as it is. The hub subscribes to a
+// room when its first local member joins and cancels when the last one
+// leaves, never with two subscriptions of one room at a time, and never
+// while holding its own lock: a slow network stalls only the Join that
+// waits for it.
 package hub

@@ -22,17 +22,17 @@ func (l Lobby) Routes() []fiberws.Route {
 	return []fiberws.Route{
 		fiberws.WebSocket("/", func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
 			if msg == nil { // on connect: join; leaving is automatic on close
-				_, err := l.hub.Join("lobby", c)
+				_, err := l.hub.Join(ctx, "lobby", c)
 				return nil, err
 			}
 			// Encoded once, queued for every member but the sender.
-			return nil, hub.Broadcast(l.hub, "lobby", *msg, c)
+			return nil, hub.Broadcast(ctx, l.hub, "lobby", *msg, c)
 		}, fiberws.OnConnect()),
 	}
 }
 
 func Example() {
-	h := hub.New(hub.Config{QueueSize: 64})
+	h := hub.New()
 	defer h.Close()
 
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})

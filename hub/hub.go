@@ -1,11 +1,14 @@
 package hub
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fiberws/fiberws"
 )
@@ -30,11 +33,13 @@ type Hub struct {
 	members map[uint64]*member // by connection ID; a member stays until its connection closes
 	closed  bool
 
-	// writers counts the goroutines the hub started (queue writers and
+	// writers counts the goroutines the hub started (drains and
 	// slow-consumer closes); Close waits for them. They are only started
 	// under h.mu with closed unset, or under a room's read lock while the
 	// room has members, so none starts once Close is waiting.
 	writers sync.WaitGroup
+
+	slowConsumers atomic.Int64
 }
 
 // room is the local membership of one room and its broker subscription.
@@ -42,7 +47,19 @@ type room struct {
 	name    string
 	mu      sync.RWMutex
 	members map[*member]struct{}
-	cancel  func()
+
+	// Guarded by h.mu: sub is the broker subscription; settling, while a
+	// Subscribe or Cancel for this room is in flight, is closed when it
+	// returns. A room being cancelled stays in h.rooms, empty, until its
+	// Cancel has returned, so that Subscribe and Cancel of one room never
+	// overlap.
+	sub      Subscription
+	settling chan struct{}
+
+	// pressed holds the members that went over half their budget on a
+	// delivery to this room: publishers wait for them (pushBack).
+	pressMu sync.Mutex
+	pressed map[*member]struct{}
 }
 
 // New creates a Hub. Zero fields of config take ConfigDefault's values.
@@ -63,6 +80,13 @@ func New(config ...Config) *Hub {
 // publishes.
 func (h *Hub) ID() string { return h.id }
 
+// MemberID is the identifier of connection c as a member of this hub:
+// unique across nodes (the hub's ID and the connection's), the key that
+// Envelope.Except lists.
+func (h *Hub) MemberID(c fiberws.Receiver) string {
+	return h.id + "." + strconv.FormatUint(c.ID(), 10)
+}
+
 // Join adds the connection c (any *fiberws.Conn[T]: a receive-only
 // route's connection cannot receive) to room and returns a func that
 // removes it again. Calling Join again for a room c is already in changes
@@ -71,23 +95,50 @@ func (h *Hub) ID() string { return h.id }
 // leave is only needed to leave a room while staying connected. leave is
 // idempotent.
 //
-// Joining a closed hub, or with a connection that is already closed, does
-// nothing. It returns an error only when the broker cannot subscribe to
-// the room; c has then not joined.
-func (h *Hub) Join(roomName string, c fiberws.Receiver) (leave func(), err error) {
+// The first local member of a room subscribes the hub to it at the
+// broker, which for a networked broker waits on the network, bounded by
+// ctx; other joins of that room wait for the subscription. Joining a
+// closed hub, or with a connection that is already closed, does nothing.
+// Join returns an error only when the subscription fails (or ctx ends
+// first); c has then not joined.
+func (h *Hub) Join(ctx context.Context, roomName string, c fiberws.Receiver) (leave func(), err error) {
 	noop := func() {}
 	if c == nil || c.Closed() {
 		return noop, nil
 	}
 	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return noop, nil
+	for {
+		if h.closed {
+			h.mu.Unlock()
+			return noop, nil
+		}
+		r := h.rooms[roomName]
+		if r != nil && r.settling == nil {
+			break // subscribed: join it below, under this lock
+		}
+		if r != nil {
+			// A Subscribe or Cancel of this room is in flight: wait for it,
+			// then look again.
+			settling := r.settling
+			h.mu.Unlock()
+			select {
+			case <-settling:
+			case <-ctx.Done():
+				return noop, ctx.Err()
+			}
+			h.mu.Lock()
+			continue
+		}
+		if err := h.subscribe(ctx, roomName); err != nil {
+			h.mu.Unlock()
+			return noop, err
+		}
 	}
+	r := h.rooms[roomName]
 	m := h.members[c.ID()]
-	newMember := m == nil
-	if newMember {
-		m = &member{h: h, r: c, rooms: map[string]uint64{}}
+	isNew := m == nil
+	if isNew {
+		m = newMember(h, c)
 		h.members[c.ID()] = m
 	} else if len(m.rooms) == 0 {
 		m.restart() // it had left its last room
@@ -95,20 +146,6 @@ func (h *Hub) Join(roomName string, c fiberws.Receiver) (leave func(), err error
 	if gen, ok := m.rooms[roomName]; ok {
 		h.mu.Unlock()
 		return h.leaveFunc(roomName, m, gen), nil
-	}
-	r := h.rooms[roomName]
-	if r == nil {
-		r = &room{name: roomName, members: map[*member]struct{}{}}
-		cancel, err := h.broker.Subscribe(roomName, r.deliverFunc(h))
-		if err != nil {
-			if newMember {
-				delete(h.members, c.ID())
-			}
-			h.mu.Unlock()
-			return noop, err
-		}
-		r.cancel = cancel
-		h.rooms[roomName] = r
 	}
 	m.gen++
 	gen := m.gen
@@ -118,7 +155,7 @@ func (h *Hub) Join(roomName string, c fiberws.Receiver) (leave func(), err error
 	r.mu.Unlock()
 	h.mu.Unlock()
 
-	if newMember {
+	if isNew {
 		// Once per connection (the member outlives leaving its last room,
 		// so joining and leaving in a loop registers nothing more). Runs at
 		// once if the connection has closed meanwhile.
@@ -127,10 +164,40 @@ func (h *Hub) Join(roomName string, c fiberws.Receiver) (leave func(), err error
 	return h.leaveFunc(roomName, m, gen), nil
 }
 
+// subscribe subscribes the hub to a room it has no entry for. It is called
+// with h.mu held and returns with it held, but releases it while the
+// broker works, with the room's entry marked as settling.
+func (h *Hub) subscribe(ctx context.Context, roomName string) error {
+	r := &room{name: roomName, members: map[*member]struct{}{}, settling: make(chan struct{})}
+	h.rooms[roomName] = r
+	h.mu.Unlock()
+	sub, err := h.broker.Subscribe(ctx, roomName, r.deliverFunc(h))
+	h.mu.Lock()
+	close(r.settling)
+	r.settling = nil
+	if err == nil && h.closed {
+		// Close ran meanwhile and did not see this subscription.
+		h.mu.Unlock()
+		_ = sub.Cancel(context.Background())
+		h.mu.Lock()
+		return nil
+	}
+	if err != nil {
+		delete(h.rooms, roomName)
+		return err
+	}
+	r.sub = sub
+	return nil
+}
+
 func (h *Hub) leaveFunc(roomName string, m *member, gen uint64) func() {
 	var once sync.Once
 	return func() { once.Do(func() { h.leave(roomName, m, gen) }) }
 }
+
+// leaveHook, when set by a test, runs in leave right after h.mu is
+// released, to widen the window in which a concurrent Join races it.
+var leaveHook atomic.Pointer[func()]
 
 // leave removes m from one room, if it is still the membership gen.
 func (h *Hub) leave(roomName string, m *member, gen uint64) {
@@ -140,41 +207,43 @@ func (h *Hub) leave(roomName string, m *member, gen uint64) {
 		return
 	}
 	delete(m.rooms, roomName)
-	cancel := h.removeFromRoom(roomName, m)
-	last := len(m.rooms) == 0
-	h.mu.Unlock()
-	if last {
+	if len(m.rooms) == 0 {
+		// Under h.mu, where Join restarts it: a Join of another room
+		// right after this leave must find the member stopped already.
 		m.stop()
 	}
-	if cancel != nil {
-		cancel()
+	r := h.removeFromRoom(roomName, m)
+	h.mu.Unlock()
+	if hook := leaveHook.Load(); hook != nil {
+		(*hook)()
 	}
+	h.cancel(r)
 }
 
 // leaveAll removes m from every room: the connection closed.
 func (h *Hub) leaveAll(m *member) {
-	var cancels []func()
+	var emptied []*room
 	h.mu.Lock()
 	if h.members[m.r.ID()] == m {
 		for name := range m.rooms {
-			if cancel := h.removeFromRoom(name, m); cancel != nil {
-				cancels = append(cancels, cancel)
+			if r := h.removeFromRoom(name, m); r != nil {
+				emptied = append(emptied, r)
 			}
 		}
 		clear(m.rooms)
 		delete(h.members, m.r.ID())
 	}
-	h.mu.Unlock()
 	m.stop()
-	for _, cancel := range cancels {
-		cancel()
+	h.mu.Unlock()
+	for _, r := range emptied {
+		h.cancel(r)
 	}
 }
 
-// removeFromRoom takes m out of the room; when the room is left empty it
-// is dropped and its broker cancel func returned, to be called without
-// h.mu held. Call with h.mu held.
-func (h *Hub) removeFromRoom(roomName string, m *member) (cancel func()) {
+// removeFromRoom takes m out of the room. When the room is left empty it
+// is marked settling and returned: the caller cancels its subscription
+// with cancel, without h.mu held. Call with h.mu held.
+func (h *Hub) removeFromRoom(roomName string, m *member) *room {
 	r := h.rooms[roomName]
 	if r == nil {
 		return nil
@@ -183,19 +252,50 @@ func (h *Hub) removeFromRoom(roomName string, m *member) (cancel func()) {
 	delete(r.members, m)
 	empty := len(r.members) == 0
 	r.mu.Unlock()
-	if !empty {
+	r.pressMu.Lock()
+	delete(r.pressed, m)
+	r.pressMu.Unlock()
+	if !empty || r.settling != nil {
 		return nil
 	}
-	delete(h.rooms, roomName)
-	return r.cancel
+	r.settling = make(chan struct{})
+	return r
+}
+
+// cancel ends the subscription of a room that removeFromRoom emptied, then
+// drops the room's entry, letting a Join waiting for it subscribe anew.
+func (h *Hub) cancel(r *room) {
+	if r == nil {
+		return
+	}
+	if r.sub != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.BrokerTimeout)
+		_ = r.sub.Cancel(ctx)
+		cancel()
+	}
+	h.mu.Lock()
+	if h.rooms[r.name] == r {
+		delete(h.rooms, r.name)
+	}
+	close(r.settling)
+	r.settling = nil
+	h.mu.Unlock()
 }
 
 // Publish sends an already prepared message to every member of room (on
 // every hub the broker reaches), except the connections listed in except.
-// It only queues the message: it never waits for a client. A nil p sends
-// nothing. Use it to send one prepared message to several rooms; for a
-// single value, Broadcast is shorter.
-func (h *Hub) Publish(roomName string, p *fiberws.PreparedMessage, except ...fiberws.Receiver) error {
+// A nil p sends nothing. Use it to send one prepared message to several
+// rooms; for a single value, Broadcast is shorter.
+//
+// Publish only queues the message; it never waits for a client's socket.
+// It does wait, though, while a member of the room on this hub that is
+// draining holds more than half of Config.QueueBytes: a publisher that
+// outruns its room is held back (and when it publishes from a handler, its
+// own connection's reading pauses, so TCP pushes back on its client),
+// rather than its readers being dropped. The wait ends when those members
+// are down to a quarter of the budget, stop draining, or ctx is done; the
+// message is published either way. Pass a done context to never wait.
+func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedMessage, except ...fiberws.Receiver) error {
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
@@ -205,35 +305,68 @@ func (h *Hub) Publish(roomName string, p *fiberws.PreparedMessage, except ...fib
 	if p == nil {
 		return nil
 	}
-	env := Envelope{Message: p, Origin: h.id}
+	env := Envelope{Type: p.Type(), Data: p.Data(), Origin: h.id, prepared: p}
 	for _, c := range except {
 		if c != nil {
-			env.Except = append(env.Except, c.ID())
+			env.Except = append(env.Except, h.MemberID(c))
 		}
 	}
-	return h.broker.Publish(roomName, env)
+	if err := h.broker.Publish(ctx, roomName, env); err != nil {
+		return err
+	}
+	h.pushBack(ctx, roomName)
+	return nil
+}
+
+// pushBack waits for the members of room that a delivery found over half
+// their budget (see Publish).
+func (h *Hub) pushBack(ctx context.Context, roomName string) {
+	h.mu.Lock()
+	r := h.rooms[roomName]
+	h.mu.Unlock()
+	if r == nil || ctx.Err() != nil {
+		return
+	}
+	r.pressMu.Lock()
+	if len(r.pressed) == 0 {
+		r.pressMu.Unlock()
+		return
+	}
+	pressed := make([]*member, 0, len(r.pressed))
+	for m := range r.pressed {
+		pressed = append(pressed, m)
+	}
+	r.pressMu.Unlock()
+	for _, m := range pressed {
+		if m.waitDrained(ctx) {
+			r.pressMu.Lock()
+			delete(r.pressed, m)
+			r.pressMu.Unlock()
+		}
+	}
 }
 
 // Broadcast encodes v once, the way a handler result is encoded (string:
 // text frame, []byte: binary frame, nil pointer: nothing, anything else:
 // JSON text), and sends it to every member of room except the connections
-// in except (pass the sender to leave it out). It returns the encoding or
-// broker error, or ErrClosed after h.Close; slow members do not make it
-// fail or wait.
-func Broadcast[T any](h *Hub, roomName string, v T, except ...fiberws.Receiver) error {
+// in except (pass the sender to leave it out), as Publish does: it may
+// wait, bounded by ctx, for a room its publisher outruns. It returns the
+// encoding or broker error, or ErrClosed after h.Close; slow members do
+// not make it fail.
+func Broadcast[T any](ctx context.Context, h *Hub, roomName string, v T, except ...fiberws.Receiver) error {
 	p, err := fiberws.Prepare(v)
 	if err != nil {
 		return err
 	}
-	return h.Publish(roomName, p, except...)
+	return h.Publish(ctx, roomName, p, except...)
 }
 
 // SendTo queues p for one member of the hub, in the same queue as the
 // broadcasts it receives, so the order holds: a welcome queued right after
 // Join reaches the client before any broadcast published after it, which a
 // direct Conn.Send cannot promise. Like a broadcast, it never waits for the
-// client, and a full queue drops the member as a slow consumer. A nil p
-// sends nothing. c must be in a room of this hub (ErrNotMember).
+// client, and a queue over the budget drops the member as a slow consumer.
+// A nil p sends nothing. c must be in a room of this hub (ErrNotMember).
 func (h *Hub) SendTo(c fiberws.Receiver, p *fiberws.PreparedMessage) error {
 	if c == nil {
 		return ErrNotMember
@@ -249,8 +382,10 @@ func (h *Hub) SendTo(c fiberws.Receiver, p *fiberws.PreparedMessage) error {
 	}
 	// Under h.mu, so that no writer goroutine starts once Close has set
 	// closed (Close then waits for the writers).
-	if p != nil && m.enqueue(p) {
-		h.startDrain([]*member{m})
+	if p != nil {
+		if wake, _ := m.enqueue(p); wake {
+			h.startDrain([]*member{m})
+		}
 	}
 	return nil
 }
@@ -266,18 +401,27 @@ func Send[T any](h *Hub, c fiberws.Receiver, v T) error {
 }
 
 // deliverFunc is the room's broker subscriber: it queues the envelope's
-// message for every local member it is meant for.
+// message for every local member it is meant for. The broker calls it one
+// envelope at a time, so all members of the room get the room's messages
+// in one order.
 func (r *room) deliverFunc(h *Hub) func(Envelope) {
 	return func(env Envelope) {
-		own := env.Origin == h.id
-		var wake []*member
+		p, err := env.message()
+		if err != nil {
+			return // not a frame we can send (a foreign publisher's)
+		}
+		var wake, pressed []*member
 		r.mu.RLock()
 		for m := range r.members {
-			if own && len(env.Except) > 0 && slices.Contains(env.Except, m.r.ID()) {
+			if len(env.Except) > 0 && slices.Contains(env.Except, m.id) {
 				continue
 			}
-			if m.enqueue(env.Message) {
+			w, press := m.enqueue(p)
+			if w {
 				wake = append(wake, m)
+			}
+			if press {
+				pressed = append(pressed, m)
 			}
 		}
 		// Before RUnlock: Close empties the room under the write lock
@@ -285,6 +429,16 @@ func (r *room) deliverFunc(h *Hub) func(Envelope) {
 		// for has been counted by then.
 		h.startDrain(wake)
 		r.mu.RUnlock()
+		if len(pressed) > 0 {
+			r.pressMu.Lock()
+			if r.pressed == nil {
+				r.pressed = map[*member]struct{}{}
+			}
+			for _, m := range pressed {
+				r.pressed[m] = struct{}{}
+			}
+			r.pressMu.Unlock()
+		}
 	}
 }
 
@@ -306,8 +460,12 @@ func (h *Hub) Members(roomName string) int {
 func (h *Hub) Rooms() []string {
 	h.mu.Lock()
 	names := make([]string, 0, len(h.rooms))
-	for name := range h.rooms {
-		names = append(names, name)
+	for name, r := range h.rooms {
+		r.mu.RLock()
+		if len(r.members) > 0 {
+			names = append(names, name)
+		}
+		r.mu.RUnlock()
 	}
 	h.mu.Unlock()
 	slices.Sort(names)
@@ -329,15 +487,25 @@ func (h *Hub) Close() error {
 	h.closed = true
 	rooms, members := h.rooms, h.members
 	h.rooms, h.members = map[string]*room{}, map[uint64]*member{}
-	h.mu.Unlock()
+	var subs []Subscription
 	for _, r := range rooms {
 		r.mu.Lock()
 		clear(r.members)
 		r.mu.Unlock()
-		r.cancel()
+		if r.sub != nil && r.settling == nil {
+			// Rooms settling are cancelled by the leave in flight; rooms
+			// still subscribing are cancelled by their Join.
+			subs = append(subs, r.sub)
+		}
 	}
 	for _, m := range members {
 		m.stop()
+	}
+	h.mu.Unlock()
+	for _, sub := range subs {
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.BrokerTimeout)
+		_ = sub.Cancel(ctx)
+		cancel()
 	}
 	h.writers.Wait()
 	return nil

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,8 +35,10 @@ func TestMain(m *testing.M) {
 }
 
 // roomCtrl serves /rooms/:room/:who: a connection joins :room on connect;
-// "leave" leaves the room (staying connected), "all:<text>" broadcasts text
-// to the whole room, any other text to everyone but the sender.
+// "leave" leaves the room (staying connected), "ping" is answered "pong"
+// (so a client knows its earlier messages were handled), "all:<text>"
+// broadcasts text to the whole room, any other text to everyone but the
+// sender.
 type roomCtrl struct {
 	prefix   string
 	h        *hub.Hub
@@ -53,7 +57,7 @@ func (c *roomCtrl) Routes() []fiberws.Route {
 				// Stored before joining: tests look the session up as soon
 				// as the hub counts the member.
 				c.sessions.Store(conn.Params("who"), conn)
-				leave, err := c.h.Join(room, conn)
+				leave, err := c.h.Join(ctx, room, conn)
 				c.leaves.Store(conn.ID(), leave)
 				return nil, err
 			case *msg == "leave":
@@ -61,10 +65,13 @@ func (c *roomCtrl) Routes() []fiberws.Route {
 					leave.(func())()
 				}
 				return nil, nil
+			case *msg == "ping":
+				pong := "pong"
+				return &pong, nil
 			case len(*msg) > 4 && (*msg)[:4] == "all:":
-				return nil, hub.Broadcast(c.h, room, (*msg)[4:])
+				return nil, hub.Broadcast(ctx, c.h, room, (*msg)[4:])
 			}
-			return nil, hub.Broadcast(c.h, room, *msg, conn)
+			return nil, hub.Broadcast(ctx, c.h, room, *msg, conn)
 		}, fiberws.OnConnect()),
 	}
 }
@@ -135,11 +142,17 @@ func waitMembers(t *testing.T, h *hub.Hub, room string, n int) {
 	fiberwstest.Eventually(t, func() bool { return h.Members(room) == n }, "members of %q: got %d, want %d", room, fiberwstest.Later(func() any { return h.Members(room) }), n)
 }
 
+// ctx is the context of the tests' own hub calls.
+var ctx = context.Background()
+
 // TestConfigDefault pins hub.ConfigDefault to what SECURITY.md's "Default
-// limits" table documents: 64 messages queued per member.
+// limits" table documents: 1 MiB queued per member.
 func TestConfigDefault(t *testing.T) {
-	if got := hub.ConfigDefault.QueueSize; got != 64 {
-		t.Errorf("hub.ConfigDefault.QueueSize = %d, SECURITY.md says 64: update SECURITY.md and this test together", got)
+	if got := hub.ConfigDefault.QueueBytes; got != 1<<20 {
+		t.Errorf("hub.ConfigDefault.QueueBytes = %d, SECURITY.md says 1 MiB: update SECURITY.md and this test together", got)
+	}
+	if got := hub.ConfigDefault.BrokerTimeout; got != 5*time.Second {
+		t.Errorf("hub.ConfigDefault.BrokerTimeout = %v, SECURITY.md says 5s", got)
 	}
 	if hub.ConfigDefault.Broker != nil {
 		t.Errorf("hub.ConfigDefault.Broker is set: the default is a private in-memory broker per Hub")
@@ -177,7 +190,7 @@ func TestThousandClientsAllReceive(t *testing.T) {
 	waitMembers(t, s.h, "big", n)
 
 	start := time.Now()
-	if err := hub.Broadcast(s.h, "big", map[string]string{"text": "hello everyone"}); err != nil {
+	if err := hub.Broadcast(ctx, s.h, "big", map[string]string{"text": "hello everyone"}); err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range clients {
@@ -206,7 +219,7 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 		after    = 20 // broadcasts after the drop
 	)
 	const writeTimeout, closeTimeout = 2 * time.Second, time.Second
-	s := start(t, hub.Config{QueueSize: 8}, fiberws.Config{WriteTimeout: writeTimeout, CloseTimeout: closeTimeout})
+	s := start(t, hub.Config{QueueBytes: 1 << 20}, fiberws.Config{WriteTimeout: writeTimeout, CloseTimeout: closeTimeout})
 
 	fast := []*fiberwstest.Client{
 		s.srv.Dial(t, "/rooms/r/fast1"),
@@ -225,7 +238,7 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 	for ; step < maxSteps && (dropped < 0 || step < dropped+after); step++ {
 		binary.BigEndian.PutUint32(payload, uint32(step))
 		begin := time.Now()
-		if err := hub.Broadcast(s.h, "r", payload); err != nil {
+		if err := hub.Broadcast(ctx, s.h, "r", payload); err != nil {
 			t.Fatal(err)
 		}
 		for i, c := range fast {
@@ -322,7 +335,7 @@ func TestMembersLeaveOnClose(t *testing.T) {
 	if got := s.h.Rooms(); len(got) != 0 {
 		t.Fatalf("rooms after all left: %v", got)
 	}
-	if err := hub.Broadcast(s.h, "y", "nobody hears this"); err != nil {
+	if err := hub.Broadcast(ctx, s.h, "y", "nobody hears this"); err != nil {
 		t.Fatal(err)
 	}
 	if code := c.Close(1000, ""); code != 1000 {
@@ -356,9 +369,15 @@ func TestBroadcastExceptSender(t *testing.T) {
 
 // TestSharedBroker: two hubs on one broker behave as two nodes: a
 // broadcast reaches the members of both, and "except" still leaves out the
-// sender only.
+// sender only. With the in-process broker the envelope travels as it is;
+// with wireBroker as plain data, the way a networked broker ships it.
 func TestSharedBroker(t *testing.T) {
-	broker := hub.NewMemoryBroker()
+	for name, broker := range map[string]hub.Broker{"memory": hub.NewMemoryBroker(), "wire": wireBroker{hub.NewMemoryBroker()}} {
+		t.Run(name, func(t *testing.T) { sharedBroker(t, broker) })
+	}
+}
+
+func sharedBroker(t *testing.T, broker hub.Broker) {
 	h1 := hub.New(hub.Config{Broker: broker})
 	h2 := hub.New(hub.Config{Broker: broker})
 	t.Cleanup(func() { _ = h1.Close(); _ = h2.Close() })
@@ -374,26 +393,52 @@ func TestSharedBroker(t *testing.T) {
 	})
 	a := srv.Dial(t, "/one/rooms/r/a")
 	b := srv.Dial(t, "/two/rooms/r/b")
+	c := srv.Dial(t, "/two/rooms/r/c")
 	waitMembers(t, h1, "r", 1)
-	waitMembers(t, h2, "r", 1)
+	waitMembers(t, h2, "r", 2)
 
-	a.SendText("hi from node one")
-	if got := b.ReadText(); got != "hi from node one" {
-		t.Fatalf("b got %q", got)
+	a.SendText("hi from node one") // to everyone but a
+	b.SendText("hi from node two") // to everyone but b, on both nodes
+	b.SendText("all:hello all")
+	want := map[string][]string{
+		"a": {"hi from node two", "hello all"},
+		"b": {"hi from node one", "hello all"},
+		"c": {"hi from node one", "hi from node two", "hello all"},
 	}
-	b.SendText("all:hello both")
-	for name, cl := range map[string]*fiberwstest.Client{"a": a, "b": b} {
-		if got := cl.ReadText(); got != "hello both" {
-			t.Fatalf("%s got %q", name, got)
+	for name, cl := range map[string]*fiberwstest.Client{"a": a, "b": b, "c": c} {
+		var got []string
+		for range want[name] {
+			got = append(got, cl.ReadText())
+		}
+		slices.Sort(got)
+		exp := slices.Sorted(slices.Values(want[name]))
+		if !slices.Equal(got, exp) {
+			t.Errorf("%s got %q, want %q", name, got, exp)
 		}
 	}
+}
+
+// wireBroker ships every envelope as JSON of its exported fields, as a
+// networked broker would: the hubs receive plain data, never the
+// publisher's objects.
+type wireBroker struct{ *hub.MemoryBroker }
+
+func (b wireBroker) Publish(ctx context.Context, room string, env hub.Envelope) error {
+	data, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	var shipped hub.Envelope
+	if err := json.Unmarshal(data, &shipped); err != nil {
+		return err
+	}
+	return b.MemoryBroker.Publish(ctx, room, shipped)
 }
 
 // TestSendToKeepsOrder: a message queued for one member right after Join
 // comes before every broadcast published after it, and only it gets it.
 func TestSendToKeepsOrder(t *testing.T) {
-	// 100 messages queued at once for a: the queue must hold them.
-	s := start(t, hub.Config{QueueSize: 128}, fiberws.Config{})
+	s := start(t, hub.Config{}, fiberws.Config{})
 	a := s.srv.Dial(t, "/rooms/r/a")
 	b := s.srv.Dial(t, "/rooms/r/b")
 	waitMembers(t, s.h, "r", 2)
@@ -402,7 +447,7 @@ func TestSendToKeepsOrder(t *testing.T) {
 		if err := hub.Send(s.h, sa, fmt.Sprintf("private %d", i)); err != nil {
 			t.Fatal(err)
 		}
-		if err := hub.Broadcast(s.h, "r", fmt.Sprintf("public %d", i)); err != nil {
+		if err := hub.Broadcast(ctx, s.h, "r", fmt.Sprintf("public %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -432,10 +477,10 @@ func TestClosedHub(t *testing.T) {
 	if n := s.h.Members("r"); n != 0 {
 		t.Fatalf("members after Close: %d", n)
 	}
-	if err := hub.Broadcast(s.h, "r", "late"); err != hub.ErrClosed {
+	if err := hub.Broadcast(ctx, s.h, "r", "late"); err != hub.ErrClosed {
 		t.Fatalf("Broadcast after Close: %v, want ErrClosed", err)
 	}
-	leave, err := s.h.Join("r", s.ctrl.session(t, "a"))
+	leave, err := s.h.Join(ctx, "r", s.ctrl.session(t, "a"))
 	if err != nil || s.h.Members("r") != 0 {
 		t.Fatalf("Join after Close: err %v, members %d", err, s.h.Members("r"))
 	}
@@ -465,7 +510,7 @@ func TestRejoinAndJoinLeaveLoop(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	const cycles = 50000
 	for range cycles {
-		leave, err := s.h.Join("loop", sa)
+		leave, err := s.h.Join(ctx, "loop", sa)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -477,10 +522,10 @@ func TestRejoinAndJoinLeaveLoop(t *testing.T) {
 		t.Fatalf("heap grew by %d bytes over %d join/leave cycles", grew, cycles)
 	}
 
-	if _, err := s.h.Join("again", sa); err != nil {
+	if _, err := s.h.Join(ctx, "again", sa); err != nil {
 		t.Fatal(err)
 	}
-	if err := hub.Broadcast(s.h, "again", "welcome back"); err != nil {
+	if err := hub.Broadcast(ctx, s.h, "again", "welcome back"); err != nil {
 		t.Fatal(err)
 	}
 	if got := a.ReadText(); got != "welcome back" {

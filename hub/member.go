@@ -1,20 +1,29 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/internal/drain"
 )
 
-// member is one connection of the hub, with its bounded outgoing queue.
-// The queue is shared by all the rooms the connection is in, so messages
-// reach it in the order they were broadcast.
+// member is one connection of the hub, with its outgoing queue. The queue
+// is shared by all the rooms the connection is in, so messages reach it in
+// the order they were queued.
+//
+// The queue is bounded in bytes (Config.QueueBytes), not in messages: a
+// burst of small messages to a reader that keeps up only makes the queue
+// longer for a moment. Publishers are held back (Publish waits) while a
+// member that is draining holds more than half the budget; a member over
+// the whole budget is not keeping up and is dropped as a slow consumer.
 type member struct {
-	h *Hub
-	r fiberws.Receiver
+	h   *Hub
+	r   fiberws.Receiver
+	id  string // Hub.MemberID
+	cfg *Config
 
 	// rooms maps each joined room to its membership generation; gen is
 	// the last generation handed out. Both are guarded by h.mu.
@@ -22,42 +31,93 @@ type member struct {
 	gen   uint64
 
 	mu      sync.Mutex
-	queue   []*fiberws.PreparedMessage // ring buffer of Config.QueueSize, allocated on first use
+	queue   []*fiberws.PreparedMessage // ring buffer, grown as needed
 	head, n int
-	writing bool // a writer goroutine is draining the queue
-	stopped bool // left the hub, dropped, or its connection is closing: accept nothing
+	queued  int64 // bytes held for this member: queued messages and the one being written
+	writing bool  // a drain is writing the queue
+	stopped bool  // left the hub, dropped, or its connection is closing: accept nothing
+	// writeStart is when the write in progress began (0: none), to tell a
+	// member whose socket takes nothing from one that is draining.
+	writeStart time.Time
+	// drained, when a publisher waits, is closed once the queue is back
+	// at a quarter of the budget, or the member stopped.
+	drained chan struct{}
 }
 
-// enqueue adds p to the queue. It never blocks on the socket. It reports
-// whether the member now needs a writer (its queue was idle): the caller
-// hands it to a drain, usually together with the other members of the same
-// broadcast. A full queue drops the member as a slow consumer.
-func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter bool) {
+// entryOverhead is what one prepared message costs in memory beyond its
+// payload (the PreparedMessage, its frame cache, the queue slot), so that
+// a flood of small messages is bounded by what it really holds.
+const entryOverhead = 512
+
+// stuckAfter is how long a member's write may go on before the member
+// counts as not draining: it then no longer holds publishers back, and
+// is dropped once its queue exceeds the budget (or by the write timeout).
+const stuckAfter = 250 * time.Millisecond
+
+// drainBudget is how long one member's write may hold up the members after
+// it in a drain before another goroutine takes over the rest.
+const drainBudget = time.Millisecond
+
+func newMember(h *Hub, r fiberws.Receiver) *member {
+	return &member{h: h, r: r, id: h.MemberID(r), cfg: &h.cfg, rooms: map[string]uint64{}}
+}
+
+// cost is what queueing p holds in memory, about: its payload twice (as
+// encoded and as framed) and the overhead.
+func cost(p *fiberws.PreparedMessage) int64 { return 2*int64(len(p.Data())) + entryOverhead }
+
+// enqueue adds p to the queue. It never blocks on the socket. needsWriter
+// reports that the member's queue was idle: the caller hands it to a
+// drain, usually together with the other members of the same broadcast.
+// pressed reports that the member now holds more than half its budget, so
+// the publisher should wait for it (Hub.pushBack). A queue that would go
+// over the budget drops the member as a slow consumer (a single message
+// larger than the whole budget still gets into an empty queue).
+func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter, pressed bool) {
+	c := cost(p)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stopped {
-		return false
+		return false, false
 	}
-	if m.queue == nil {
-		m.queue = make([]*fiberws.PreparedMessage, m.h.cfg.QueueSize)
+	if m.queued > 0 && m.queued+c > m.cfg.QueueBytes {
+		m.dropLocked()
+		return false, false
 	}
 	if m.n == len(m.queue) {
-		m.stopLocked()
-		m.h.writers.Add(1)
-		go func() {
-			defer m.h.writers.Done()
-			// Blocks at most the write timeout when a write is stuck.
-			_ = m.r.CloseSlowConsumer()
-		}()
-		return false
+		m.grow()
 	}
 	m.queue[(m.head+m.n)%len(m.queue)] = p
 	m.n++
+	m.queued += c
+	pressed = m.queued > m.cfg.QueueBytes/2
 	if m.writing {
-		return false
+		return false, pressed
 	}
 	m.writing = true
-	return true
+	return true, pressed
+}
+
+func (m *member) grow() {
+	size := max(2*len(m.queue), 16)
+	q := make([]*fiberws.PreparedMessage, size)
+	for i := range m.n {
+		q[i] = m.queue[(m.head+i)%len(m.queue)]
+	}
+	m.queue, m.head = q, 0
+}
+
+// dropLocked stops the member and closes its connection as a slow
+// consumer, on a goroutine of its own: the close frame waits for the
+// write lock, at most the connection's write timeout.
+func (m *member) dropLocked() {
+	m.stopLocked()
+	m.h.slowConsumers.Add(1)
+	m.h.writers.Add(1)
+	go func() {
+		defer m.h.writers.Done()
+		_ = m.r.CloseSlowConsumer()
+	}()
 }
 
 // write drains the queue and returns when it is empty.
@@ -73,96 +133,82 @@ func (m *member) write() {
 		m.queue[m.head] = nil
 		m.head = (m.head + 1) % len(m.queue)
 		m.n--
+		m.writeStart = time.Now()
 		m.mu.Unlock()
 
-		// SendPrepared is bounded by the write timeout; when a write fails
-		// or times out, fiberws drops the connection and we get ErrClosed.
-		// Other errors come from post-interceptors and have already gone to
-		// the route's catchers, which decided whether the connection stays.
-		if err := m.r.SendPrepared(p); errors.Is(err, fiberws.ErrClosed) {
+		// Bounded by the write timeout: a write that times out closes the
+		// connection as a slow consumer and returns ErrClosed. Other
+		// errors come from post-interceptors; there is no handler to
+		// return them to, so they go to the connection's catchers.
+		err := m.r.SendPrepared(p)
+
+		m.mu.Lock()
+		m.writeStart = time.Time{}
+		m.queued -= cost(p)
+		if m.drained != nil && m.queued <= m.cfg.QueueBytes/4 {
+			close(m.drained)
+			m.drained = nil
+		}
+		m.mu.Unlock()
+		switch {
+		case errors.Is(err, fiberws.ErrClosed):
 			m.stop()
+		case err != nil:
+			m.r.Fail(err)
 		}
 	}
 }
 
-// stallBudget is how long one member's writes may hold up the members
-// after it in a drain before another goroutine takes over the rest.
-const stallBudget = time.Millisecond
-
-// drain writes the queues of a list of members (those a broadcast woke up)
-// one after the other, from one goroutine: a broadcast to N idle members
-// costs one goroutine, not N. A member whose socket does not take its
-// frames (a slow consumer) must not hold up the others, so each member's
-// turn arms a timer: if it is still writing after stallBudget, the timer
-// starts another goroutine that continues with the next members. Members
-// are taken in order through an atomic index, so each is written by one
-// goroutine, and a member's own messages keep their order (one writer per
-// member, see member.writing).
-type drain struct {
-	h      *Hub
-	list   []*member
-	next   atomic.Int64 // index of the next member to take
-	active atomic.Int64 // goroutines of this drain; the last one out calls writers.Done
+// waitDrained holds a publisher while the member is draining and holds
+// more than a quarter of its budget; it returns when the member is below
+// that, stops, stops draining (a write has gone on for stuckAfter) or ctx
+// is done. It reports whether the member is back under the mark (or gone).
+func (m *member) waitDrained(ctx context.Context) (relieved bool) {
+	m.mu.Lock()
+	for m.queued > m.cfg.QueueBytes/4 && !m.stopped {
+		wait := stuckAfter
+		if !m.writeStart.IsZero() {
+			wait -= time.Since(m.writeStart)
+		}
+		if wait <= 0 {
+			m.mu.Unlock()
+			return false // not draining: do not wait for it
+		}
+		if m.drained == nil {
+			m.drained = make(chan struct{})
+		}
+		drained := m.drained
+		m.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-drained:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		t.Stop()
+		m.mu.Lock()
+	}
+	m.mu.Unlock()
+	return true
 }
 
-// startDrain writes the queues of list from a new goroutine.
+// startDrain writes the queues of list, one member after the other, from
+// one new goroutine; a member whose socket does not take its frames hands
+// the rest to another goroutine after drainBudget (package drain). Each
+// member has one writer at a time (member.writing), so its own messages
+// keep their order.
 func (h *Hub) startDrain(list []*member) {
 	if len(list) == 0 {
 		return
 	}
-	d := &drain{h: h, list: list}
-	d.active.Store(1)
 	h.writers.Add(1)
-	go d.run()
-}
-
-func (d *drain) run() {
-	var stall *time.Timer
-	defer func() {
-		if stall != nil {
-			stall.Stop()
-		}
-		if d.active.Add(-1) == 0 {
-			d.h.writers.Done()
-		}
-	}()
-	for {
-		i := int(d.next.Add(1)) - 1
-		if i >= len(d.list) {
-			return
-		}
-		if i+1 < len(d.list) {
-			if stall == nil {
-				stall = time.AfterFunc(stallBudget, d.spawn)
-			} else {
-				stall.Reset(stallBudget)
-			}
-		}
-		d.list[i].write()
-		if stall != nil {
-			stall.Stop()
-		}
-	}
-}
-
-// spawn runs on a stall timer: a member is taking long, so another
-// goroutine goes on with the members after it. A late timer finds the
-// drain finished (or nothing left to take) and does nothing.
-func (d *drain) spawn() {
-	for {
-		a := d.active.Load()
-		if a == 0 || int(d.next.Load()) >= len(d.list) {
-			return
-		}
-		if d.active.CompareAndSwap(a, a+1) {
-			go d.run()
-			return
-		}
-	}
+	drain.Start(list, drainBudget, (*member).write, h.writers.Done)
 }
 
 // restart makes a member that left its last room accept messages again,
-// when it joins a room anew.
+// when it joins a room anew. Call with h.mu held.
 func (m *member) restart() {
 	m.mu.Lock()
 	m.stopped = false
@@ -178,6 +224,13 @@ func (m *member) stop() {
 
 func (m *member) stopLocked() {
 	m.stopped = true
+	for i := range m.n {
+		m.queued -= cost(m.queue[(m.head+i)%len(m.queue)])
+	}
 	clear(m.queue)
 	m.head, m.n = 0, 0
+	if m.drained != nil {
+		close(m.drained)
+		m.drained = nil
+	}
 }

@@ -49,7 +49,7 @@ func (b *broadcaster) rawMember(c *contribws.Conn) {
 func (b *broadcaster) hubRoute() (fiberws.Route, bool) {
 	b.hub = hub.New()
 	h := b.hub
-	return fiberws.WebSocket("/bc", func(_ context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
+	return fiberws.WebSocket("/bc", func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
 		if msg == nil {
 			b.mu.Lock()
 			b.sessions[c] = struct{}{}
@@ -59,7 +59,7 @@ func (b *broadcaster) hubRoute() (fiberws.Route, bool) {
 				delete(b.sessions, c)
 				b.mu.Unlock()
 			})
-			_, err := h.Join(room, c)
+			_, err := h.Join(ctx, room, c)
 			return nil, err
 		}
 		return nil, nil
@@ -96,7 +96,7 @@ func (b *broadcaster) broadcast(msg string, loop bool) (int, error) {
 		return len(sessions), nil
 	}
 	if b.hub != nil {
-		return b.hub.Members(room), hub.Broadcast(b.hub, room, msg)
+		return b.hub.Members(room), hub.Broadcast(context.Background(), b.hub, room, msg)
 	}
 	b.mu.Lock()
 	conns := make([]*contribws.Conn, 0, len(b.raw))

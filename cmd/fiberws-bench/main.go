@@ -131,15 +131,6 @@ func pinSelf(noPin bool) {
 
 func pinned() bool { return os.Getenv("FIBERWS_BENCH_PINNED") != "" }
 
-// raiseNoFile lifts the open-files soft limit to the hard limit.
-func raiseNoFile() {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
-}
-
 // child is a running server process.
 type child struct {
 	kind  string
@@ -323,7 +314,6 @@ func brief(r result) string {
 }
 
 func run(o options) error {
-	raiseNoFile()
 	s := &suite{o: o}
 	switch o.out {
 	case "":

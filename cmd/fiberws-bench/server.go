@@ -63,7 +63,6 @@ func readStats() stats {
 // "READY host:port" on stdout and exits when stdin closes (the parent
 // went away or is done with it).
 func serve(kind string, ping time.Duration, profDir string) error {
-	raiseNoFile()
 	if profDir != "" {
 		runtime.MemProfileRate = 4096
 	}

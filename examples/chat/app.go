@@ -21,7 +21,7 @@ var static embed.FS
 // has shut down.
 func newApp(logger *slog.Logger) (*fiber.App, *hub.Hub, error) {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, AppName: "fiberws chat"})
-	rooms := hub.New(hub.Config{QueueSize: 64})
+	rooms := hub.New()
 	chat := NewChat(rooms)
 
 	// App-scope lifecycle: one log line per connection (route, duration,

@@ -123,67 +123,77 @@ func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Inco
 	room := conn.Params("room")
 	name := strings.TrimSpace(conn.Query("name"))
 	if msg == nil {
-		return nil, c.join(conn, room, name)
+		return nil, c.join(ctx, conn, room, name)
 	}
 	ev := Event{Type: "message", Room: room, From: name, Text: msg.Text, At: time.Now().UTC()}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if r := c.rooms[room]; r != nil {
 		r.history = append(r.history, ev)
 		if len(r.history) > historySize {
 			r.history = slices.Delete(r.history, 0, len(r.history)-historySize)
 		}
 	}
+	c.mu.Unlock()
 	// Everyone, the sender included, gets the message with the server's
-	// timestamp. Broadcast only queues, so holding c.mu is cheap; it keeps
-	// the room's events (messages, joins, leaves) in one order for all.
-	return nil, hub.Broadcast(c.hub, room, ev)
+	// timestamp. Outside c.mu: a sender that outruns the room waits here
+	// (the hub pushes back on it), and must not hold up the other rooms.
+	return nil, hub.Broadcast(ctx, c.hub, room, ev)
 }
 
 // join joins the hub room, greets the newcomer with the member list and
 // recent history, and tells the others. Its cleanup (when the connection
 // closes, whoever closes it) tells the room that it left.
-func (c *Chat) join(s fiberws.Receiver, room, name string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, err := c.hub.Join(room, s); err != nil {
+func (c *Chat) join(ctx context.Context, s fiberws.Receiver, room, name string) error {
+	if _, err := c.hub.Join(ctx, room, s); err != nil {
 		return err
 	}
+	c.mu.Lock()
 	r := c.rooms[room]
 	if r == nil {
 		r = &roomState{names: map[uint64]string{}}
 		c.rooms[room] = r
 	}
 	r.names[s.ID()] = name
-	// Cleanups run after the handler returns, so registering under c.mu
-	// is safe; this one runs before the hub's own (last registered first).
-	s.Cleanup(func() { c.leave(s, room, name) })
-
 	now := time.Now().UTC()
 	members := r.memberNames()
 	// Queued through the hub, not sent directly, so the welcome comes
 	// before any room event published after this join.
 	welcome := Event{Type: "welcome", Room: room, You: name, Members: members, History: slices.Clone(r.history), At: now}
-	if err := hub.Send(c.hub, s, welcome); err != nil {
+	err := hub.Send(c.hub, s, welcome)
+	c.mu.Unlock()
+	// Cleanups run after the handler returns, last registered first: this
+	// one before the hub's own leave.
+	s.Cleanup(func() { c.leave(s, room, name) })
+	if err != nil {
 		return err
 	}
-	return hub.Broadcast(c.hub, room, Event{Type: "join", Room: room, From: name, Members: members, At: now}, s)
+	return hub.Broadcast(ctx, c.hub, room, Event{Type: "join", Room: room, From: name, Members: members, At: now}, s)
 }
 
+// leave runs as the connection's cleanup: its context is done, so the
+// broadcast gets a bounded one of its own.
 func (c *Chat) leave(s fiberws.Receiver, room, name string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	r := c.rooms[room]
 	if r == nil {
+		c.mu.Unlock()
 		return
 	}
 	delete(r.names, s.ID())
 	if len(r.names) == 0 {
 		delete(c.rooms, room) // the history goes with the last member
+		c.mu.Unlock()
 		return
 	}
-	_ = hub.Broadcast(c.hub, room, Event{Type: "leave", Room: room, From: name, Members: r.memberNames(), At: time.Now().UTC()}, s)
+	ev := Event{Type: "leave", Room: room, From: name, Members: r.memberNames(), At: time.Now().UTC()}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	_ = hub.Broadcast(ctx, c.hub, room, ev, s)
 }
+
+// leaveTimeout bounds the leave broadcast of a closed connection.
+const leaveTimeout = time.Second
 
 // memberNames is the sorted member list; call with c.mu held.
 func (r *roomState) memberNames() []string {

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/goccy/go-json"
 )
@@ -187,4 +191,64 @@ func get(t *testing.T, u string) (string, int) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b), resp.StatusCode
+}
+
+// TestBurstKeepsEveryoneConnected: with the chat's defaults, a member that
+// sends 2,000 messages as fast as it can into a room of 20 others (who
+// read as fast as they can, like browsers) gets nobody dropped: every
+// member, the sender included, sees every message, in the same order.
+func TestBurstKeepsEveryoneConnected(t *testing.T) {
+	const n = 2000
+	srv := serve(t)
+	var members []*fiberwstest.Client
+	for i := range 20 {
+		c, _ := join(t, srv, "lobby", fmt.Sprintf("reader%d", i))
+		members = append(members, c)
+	}
+	sender, _ := join(t, srv, "lobby", "sender")
+	members = append(members, sender)
+
+	go func() {
+		conn := sender.Conn()
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Minute))
+		for k := range n {
+			data, _ := json.Marshal(Incoming{Text: fmt.Sprintf("m%d", k)})
+			if conn.WriteMessage(websocket.TextMessage, data) != nil {
+				return // the readers below report what went wrong
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(members))
+	for i, c := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < n; {
+				_, data, err := c.Read()
+				if err != nil {
+					errs <- fmt.Errorf("member %d after %d messages: %w", i, k, err)
+					return
+				}
+				var ev Event
+				if err := json.Unmarshal(data, &ev); err != nil {
+					errs <- fmt.Errorf("member %d: %q: %w", i, data, err)
+					return
+				}
+				if ev.Type == "join" {
+					continue // the members who joined after it
+				}
+				if want := fmt.Sprintf("m%d", k); ev.Type != "message" || ev.Text != want || ev.From != "sender" {
+					errs <- fmt.Errorf("member %d: event %d is %+v, want message %q from sender", i, k, ev, want)
+					return
+				}
+				k++
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

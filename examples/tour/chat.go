@@ -45,12 +45,12 @@ func (ChatController) handleMessage(_ context.Context, _ *fiberws.Conn[string], 
 // The result type is *string so the on-connect run can send nothing: a nil
 // pointer result is not sent. (The reference also keeps every message in
 // an unbounded list; a real chat would store history elsewhere.)
-func (c ChatController) handleRoomMessage(_ context.Context, conn *fiberws.Conn[*string], message *string) (*string, error) {
+func (c ChatController) handleRoomMessage(ctx context.Context, conn *fiberws.Conn[*string], message *string) (*string, error) {
 	if message == nil { // the on-connect trigger
-		_, err := c.rooms.Join(chatRoom, conn)
+		_, err := c.rooms.Join(ctx, chatRoom, conn)
 		return nil, err
 	}
-	if err := hub.Broadcast(c.rooms, chatRoom, *message, conn); err != nil {
+	if err := hub.Broadcast(ctx, c.rooms, chatRoom, *message, conn); err != nil {
 		return nil, err
 	}
 	reply := "Message received"

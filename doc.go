@@ -68,9 +68,10 @@
 // slow handler does not stop the connection from answering pings or from
 // noticing that the client left. At most Config.QueueSize messages
 // (Config.QueueBytes bytes) wait behind a slow handler, then reading
-// pauses. All writes of a connection
-// are serialized and bounded by Config.WriteTimeout (waiting for another
-// writer included); after the connection closes, Send returns ErrClosed.
+// pauses; while it waits, the pong timeout stands still. All writes of a
+// connection are serialized and bounded by Config.WriteTimeout (waiting
+// for another writer included); after the connection closes, Send returns
+// ErrClosed.
 //
 // # Closing
 //
@@ -89,7 +90,14 @@
 // interceptors wrap the on-connect trigger and every message (Pre before
 // the handler, Post around every outgoing message); catchers turn errors
 // into a close code or a reply; then cleanups run and observers get a
-// Summary. Each kind can be set for the app (Config) and a controller
+// Summary.
+//
+// Catchers see the errors of the handler, of decoding and of the
+// pre-interceptors, on the goroutine that runs the handler. Errors of
+// Send (encoding, a post-interceptor's rejection) are returned to its
+// caller, never also handed to the catchers: return them from the
+// handler, or pass them to Session.Fail from another goroutine, and the
+// catchers run once. Each kind can be set for the app (Config) and a controller
 // (ControllerGuards and friends); all but observers also for a route
 // (WithGuards and friends). See package hooks.
 //
@@ -99,8 +107,8 @@
 // when no pong arrives in time; one scheduler per route does it, not a
 // timer per connection. When the Fiber app a Server was registered on (a
 // *fiber.App) shuts down, every connection gets 1001 "server shutting
-// down" and runs its cleanups; with a group or Server.Handler, call
-// Server.Shutdown.
+// down" as soon as the shutdown begins, and runs its cleanups; with a
+// group or Server.Handler, call Server.Shutdown.
 //
 // # Testing
 //

@@ -56,18 +56,43 @@ const historySize = 50
 type Chat struct {
 	hub *hub.Hub
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards rooms
 	rooms map[string]*roomState
 }
 
+// roomState is one room's members and history. Its mu orders the room's
+// events (joins, messages, leaves): each is recorded and published under
+// it, so every member sees them in the order the history has them. A
+// publisher that outruns the room waits under it (the hub pushes back),
+// which holds up that room only.
 type roomState struct {
+	mu      sync.Mutex
 	names   map[uint64]string // by connection ID
 	history []Event
+	gone    bool // emptied and dropped from Chat.rooms
 }
 
 // NewChat returns a Chat broadcasting through h.
 func NewChat(h *hub.Hub) *Chat {
 	return &Chat{hub: h, rooms: map[string]*roomState{}}
+}
+
+// lockRoom returns the room's state, created if needed, with its lock held.
+func (c *Chat) lockRoom(room string) *roomState {
+	for {
+		c.mu.Lock()
+		r := c.rooms[room]
+		if r == nil {
+			r = &roomState{names: map[uint64]string{}}
+			c.rooms[room] = r
+		}
+		c.mu.Unlock()
+		r.mu.Lock()
+		if !r.gone {
+			return r
+		}
+		r.mu.Unlock() // emptied meanwhile: take the new one
+	}
 }
 
 // Prefix mounts the route at /ws.
@@ -107,12 +132,16 @@ func (c *Chat) checkJoin(room, name string) *fiber.Error {
 		return fiber.NewError(fiber.StatusBadRequest, "name: 1 to 24 characters")
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r := c.rooms[room]; r != nil {
-		for _, n := range r.names {
-			if strings.EqualFold(n, name) {
-				return fiber.NewError(fiber.StatusConflict, "name already taken in this room")
-			}
+	r := c.rooms[room]
+	c.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.names {
+		if strings.EqualFold(n, name) {
+			return fiber.NewError(fiber.StatusConflict, "name already taken in this room")
 		}
 	}
 	return nil
@@ -126,17 +155,14 @@ func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Inco
 		return nil, c.join(ctx, conn, room, name)
 	}
 	ev := Event{Type: "message", Room: room, From: name, Text: msg.Text, At: time.Now().UTC()}
-	c.mu.Lock()
-	if r := c.rooms[room]; r != nil {
-		r.history = append(r.history, ev)
-		if len(r.history) > historySize {
-			r.history = slices.Delete(r.history, 0, len(r.history)-historySize)
-		}
+	r := c.lockRoom(room)
+	defer r.mu.Unlock()
+	r.history = append(r.history, ev)
+	if len(r.history) > historySize {
+		r.history = slices.Delete(r.history, 0, len(r.history)-historySize)
 	}
-	c.mu.Unlock()
 	// Everyone, the sender included, gets the message with the server's
-	// timestamp. Outside c.mu: a sender that outruns the room waits here
-	// (the hub pushes back on it), and must not hold up the other rooms.
+	// timestamp.
 	return nil, hub.Broadcast(ctx, c.hub, room, ev)
 }
 
@@ -144,27 +170,22 @@ func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Inco
 // recent history, and tells the others. Its cleanup (when the connection
 // closes, whoever closes it) tells the room that it left.
 func (c *Chat) join(ctx context.Context, s fiberws.Receiver, room, name string) error {
+	r := c.lockRoom(room)
+	defer r.mu.Unlock()
 	if _, err := c.hub.Join(ctx, room, s); err != nil {
+		c.dropIfEmpty(room, r)
 		return err
 	}
-	c.mu.Lock()
-	r := c.rooms[room]
-	if r == nil {
-		r = &roomState{names: map[uint64]string{}}
-		c.rooms[room] = r
-	}
 	r.names[s.ID()] = name
+	// Cleanups run after the handler returns, last registered first: this
+	// one before the hub's own leave.
+	s.Cleanup(func() { c.leave(s, room, name) })
 	now := time.Now().UTC()
 	members := r.memberNames()
 	// Queued through the hub, not sent directly, so the welcome comes
 	// before any room event published after this join.
 	welcome := Event{Type: "welcome", Room: room, You: name, Members: members, History: slices.Clone(r.history), At: now}
-	err := hub.Send(c.hub, s, welcome)
-	c.mu.Unlock()
-	// Cleanups run after the handler returns, last registered first: this
-	// one before the hub's own leave.
-	s.Cleanup(func() { c.leave(s, room, name) })
-	if err != nil {
+	if err := hub.Send(c.hub, s, welcome); err != nil {
 		return err
 	}
 	return hub.Broadcast(ctx, c.hub, room, Event{Type: "join", Room: room, From: name, Members: members, At: now}, s)
@@ -173,29 +194,35 @@ func (c *Chat) join(ctx context.Context, s fiberws.Receiver, room, name string) 
 // leave runs as the connection's cleanup: its context is done, so the
 // broadcast gets a bounded one of its own.
 func (c *Chat) leave(s fiberws.Receiver, room, name string) {
-	c.mu.Lock()
-	r := c.rooms[room]
-	if r == nil {
-		c.mu.Unlock()
-		return
-	}
+	r := c.lockRoom(room)
+	defer r.mu.Unlock()
 	delete(r.names, s.ID())
-	if len(r.names) == 0 {
-		delete(c.rooms, room) // the history goes with the last member
-		c.mu.Unlock()
-		return
+	if c.dropIfEmpty(room, r) {
+		return // the history goes with the last member
 	}
-	ev := Event{Type: "leave", Room: room, From: name, Members: r.memberNames(), At: time.Now().UTC()}
-	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
-	_ = hub.Broadcast(ctx, c.hub, room, ev, s)
+	_ = hub.Broadcast(ctx, c.hub, room, Event{Type: "leave", Room: room, From: name, Members: r.memberNames(), At: time.Now().UTC()}, s)
+}
+
+// dropIfEmpty forgets a room without members; call with r.mu held.
+func (c *Chat) dropIfEmpty(room string, r *roomState) bool {
+	if len(r.names) > 0 {
+		return false
+	}
+	r.gone = true
+	c.mu.Lock()
+	if c.rooms[room] == r {
+		delete(c.rooms, room)
+	}
+	c.mu.Unlock()
+	return true
 }
 
 // leaveTimeout bounds the leave broadcast of a closed connection.
 const leaveTimeout = time.Second
 
-// memberNames is the sorted member list; call with c.mu held.
+// memberNames is the sorted member list; call with r.mu held.
 func (r *roomState) memberNames() []string {
 	names := make([]string, 0, len(r.names))
 	for _, n := range r.names {

@@ -67,6 +67,9 @@ type Receiver interface {
 	Fail(err error)
 	// CloseSlowConsumer drops a connection that does not keep up.
 	CloseSlowConsumer() error
+	// WriteTimeout bounds each write to the connection: a fan-out whose
+	// writes to it make no progress for that long gives up on it.
+	WriteTimeout() time.Duration
 	// Closed reports whether the connection is closing or closed.
 	Closed() bool
 }

@@ -1,6 +1,7 @@
 package fiberws
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"time"
@@ -127,7 +128,12 @@ func (s *Session) dropTCP() { _ = s.tcp.Close() }
 func socketOf(ws *websocket.Conn) net.Conn {
 	nc := ws.NetConn()
 	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
-		return u.UnsafeConn()
+		nc = u.UnsafeConn()
+	}
+	if tc, ok := nc.(*tls.Conn); ok {
+		// Closing a tls.Conn first writes close_notify, which can block on
+		// a full socket: close the TCP connection under it.
+		nc = tc.NetConn()
 	}
 	return nc
 }

@@ -22,8 +22,24 @@ type Envelope struct {
 	Except []string
 
 	// prepared is the framed message of the publishing hub, reused by the
-	// hubs of this process that receive the envelope as it is.
+	// hubs of this process that receive the envelope as it is; pressed
+	// collects the members that their deliveries found over half their
+	// budget, for the publisher to wait for (Hub.Publish). A networked
+	// broker ships neither.
 	prepared *fiberws.PreparedMessage
+	pressed  *pressure
+}
+
+// pressure is the list of members a publisher waits for.
+type pressure struct {
+	mu      sync.Mutex
+	members []*member
+}
+
+func (p *pressure) add(ms []*member) {
+	p.mu.Lock()
+	p.members = append(p.members, ms...)
+	p.mu.Unlock()
 }
 
 // message returns the envelope's frame, prepared once per process.

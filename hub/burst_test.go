@@ -264,3 +264,158 @@ func recvErr(t *testing.T, ch <-chan error) error {
 		return nil
 	}
 }
+
+// TestConcurrentPublishersKickNobody: 2,000 goroutines each broadcast one
+// message at the same moment (presence events in a reconnect storm): they
+// take turns at the room, so the readers' queues never overflow.
+func TestConcurrentPublishersKickNobody(t *testing.T) {
+	const n = 2000
+	s := start(t, hub.Config{}, fiberws.Config{})
+	readers := quickReaders(t, s, 3)
+	waitMembers(t, s.h, "r", 3)
+	got := map[string]map[string]bool{}
+	for who := range readers {
+		got[who] = map[string]bool{}
+	}
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- hub.Broadcast(ctx, s.h, "r", seq(k)+strings.Repeat(".", 90))
+		}()
+	}
+	var read sync.WaitGroup
+	var mu sync.Mutex
+	for who, c := range readers {
+		read.Add(1)
+		go func() {
+			defer read.Done()
+			for range n {
+				_, data, err := c.Read()
+				if err != nil {
+					t.Errorf("%s: %v", who, err)
+					return
+				}
+				mu.Lock()
+				got[who][string(data)] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	read.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for who, msgs := range got {
+		if len(msgs) != n {
+			t.Errorf("%s got %d distinct messages, want %d", who, len(msgs), n)
+		}
+	}
+	notClosed(t, s, keys(readers)...)
+}
+
+// TestSlowReaderThatKeepsReadingIsKept: a member that takes 256 KiB
+// messages at about 1 MB/s, slower than they are published, holds the
+// publisher back; it is not dropped although each write to it takes a
+// good part of a second.
+func TestSlowReaderThatKeepsReadingIsKept(t *testing.T) {
+	const (
+		n    = 16
+		size = 256 << 10
+	)
+	s := start(t, hub.Config{}, fiberws.Config{})
+	slow := s.srv.Dial(t, "/rooms/r/slow")
+	waitMembers(t, s.h, "r", 1)
+	payload := strings.Repeat("x", size)
+	published := make(chan error, 1)
+	go func() {
+		for range n {
+			if err := hub.Broadcast(ctx, s.h, "r", payload); err != nil {
+				published <- err
+				return
+			}
+		}
+		published <- nil
+	}()
+	nc := slow.Conn().NetConn()
+	buf := make([]byte, 32<<10)
+	deadline := time.Now().Add(time.Minute)
+	total := 0
+	for total < n*(size+10) && time.Now().Before(deadline) { // reads raw bytes, 32 KiB every 30ms
+		_ = nc.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+		k, err := nc.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d KiB: %v", total>>10, err)
+		}
+		total += k
+		time.Sleep(30 * time.Millisecond)
+	}
+	if err := recvErr(t, published); err != nil {
+		t.Fatal(err)
+	}
+	notClosed(t, s, "slow")
+}
+
+// TestBurstAcrossHubsKicksNobody: the readers of a second hub on the same
+// in-process broker hold the first hub's publisher back too.
+func TestBurstAcrossHubsKicksNobody(t *testing.T) {
+	const n = 20000
+	broker := hub.NewMemoryBroker()
+	s1 := start(t, hub.Config{Broker: broker}, fiberws.Config{})
+	s2 := start(t, hub.Config{Broker: broker}, fiberws.Config{})
+	s1.srv.Dial(t, "/rooms/r/local")
+	readers := quickReaders(t, s2, 5)
+	waitMembers(t, s1.h, "r", 1)
+	waitMembers(t, s2.h, "r", 5)
+	local := s1.ctrl.session(t, "local")
+	published := make(chan error, 1)
+	go func() {
+		for k := range n {
+			if err := hub.Broadcast(ctx, s1.h, "r", seq(k), local); err != nil {
+				published <- err
+				return
+			}
+		}
+		published <- nil
+	}()
+	readAll(t, readers, n)
+	if err := recvErr(t, published); err != nil {
+		t.Fatal(err)
+	}
+	notClosed(t, s2, keys(readers)...)
+}
+
+// TestReplayWithSendKicksNobody: replaying a long history to one member
+// with Send in a loop holds the replay back, not the member.
+func TestReplayWithSendKicksNobody(t *testing.T) {
+	const n = 10000
+	s := start(t, hub.Config{}, fiberws.Config{})
+	c := s.srv.Dial(t, "/rooms/r/a")
+	waitMembers(t, s.h, "r", 1)
+	sa := s.ctrl.session(t, "a")
+	sent := make(chan error, 1)
+	go func() {
+		for k := range n {
+			if err := hub.Send(ctx, s.h, sa, padded(k)); err != nil {
+				sent <- fmt.Errorf("send %d: %w", k, err)
+				return
+			}
+		}
+		sent <- nil
+	}()
+	for k := range n {
+		if got := c.ReadText(); got != padded(k) {
+			t.Fatalf("message %d is %q…", k, got[:min(20, len(got))])
+		}
+	}
+	if err := recvErr(t, sent); err != nil {
+		t.Fatal(err)
+	}
+	notClosed(t, s, "a")
+}

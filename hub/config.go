@@ -14,6 +14,13 @@ type Config struct {
 	// exceed it is not keeping up and is dropped with close code 1008
 	// "slow consumer". Default 1 MiB.
 	QueueBytes int64
+	// MinReadRate is the slowest a member may take its messages, in bytes
+	// per second, and still hold publishers back: a member whose writer
+	// makes no progress for 250ms plus the time its write in progress takes
+	// at this rate is not draining; publishers stop waiting for it, and it
+	// either catches up or is dropped when its queue would exceed
+	// QueueBytes. Default 256 KiB/s.
+	MinReadRate int64
 	// Broker carries broadcasts to the hubs subscribed to a room. Default:
 	// a new in-memory broker (NewMemoryBroker), private to this Hub. Share
 	// one broker between hubs, or use a multi-node one, to broadcast across
@@ -28,6 +35,7 @@ type Config struct {
 // ConfigDefault is the configuration used for every zero field of Config.
 var ConfigDefault = Config{
 	QueueBytes:    1 << 20,
+	MinReadRate:   256 << 10,
 	BrokerTimeout: 5 * time.Second,
 }
 
@@ -38,6 +46,9 @@ func configDefault(config ...Config) Config {
 	}
 	if cfg.QueueBytes <= 0 {
 		cfg.QueueBytes = ConfigDefault.QueueBytes
+	}
+	if cfg.MinReadRate <= 0 {
+		cfg.MinReadRate = ConfigDefault.MinReadRate
 	}
 	if cfg.BrokerTimeout <= 0 {
 		cfg.BrokerTimeout = ConfigDefault.BrokerTimeout

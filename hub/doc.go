@@ -15,7 +15,7 @@
 //			if _, err := h.Join(ctx, room, c); err != nil {
 //				return nil, err
 //			}
-//			return nil, hub.Send(h, c, "welcome")
+//			return nil, hub.Send(ctx, h, c, "welcome")
 //		}
 //		return nil, hub.Broadcast(ctx, h, room, *msg, c)
 //	}, fiberws.OnConnect())
@@ -45,21 +45,27 @@
 //
 // A burst is not a slow client. When a publisher outruns its room (one
 // client sending thousands of messages, a replay, presence events in a
-// reconnect storm), the queues of members that keep reading grow; once one
-// of them holds more than half its budget, Publish and Broadcast wait
-// until it is back at a quarter, or until their context is done. The
-// publisher is held back, not its readers: from a handler, the wait pauses
-// that connection's reading, and TCP pushes back on the sending client. A
-// member whose write has not completed for 250ms is not reading and no
-// longer holds publishers back.
+// reconnect storm), the queues of members that keep reading grow. So a
+// hub's publishers of a room take turns, and each, after queueing its
+// message, waits while a member it reached holds more than half its budget,
+// until it is down to a quarter, or until the publisher's context is done.
+// The publisher is held back, not its readers: from a handler, the wait
+// pauses that connection's reading, and TCP pushes back on the sending
+// client. Send and SendTo wait the same way, so a replay to one member in a
+// loop is held back too. The members of other hubs of the process (on a
+// shared MemoryBroker) count; members on other nodes, reached through a
+// networked broker, cannot push back across the network: their own queues
+// bound them.
 //
-// A member is a slow consumer, and is dropped with close code 1008
-// "slow consumer", when
+// Publishers wait only for members that are draining: a member whose
+// writer has made no progress for 250ms, plus the time its write in
+// progress takes at Config.MinReadRate (256 KiB/s), is not; it may still
+// catch up. A member is a slow consumer, and is dropped with close code
+// 1008 "slow consumer", when
 //
-//   - its queue would exceed the budget: it was sent more than the budget
-//     beyond what its kernel buffers took, without reading it. The drop is
-//     immediate: its write in progress cannot finish, so TCP is dropped at
-//     once (fiberws.Session.CloseSlowConsumer), and its queue is discarded;
+//   - its queue would exceed the budget. The drop is immediate: its write
+//     in progress cannot finish, so TCP is dropped at once
+//     (fiberws.Session.CloseSlowConsumer), and its queue is discarded;
 //   - or one write to it makes no progress for the connection's write
 //     timeout (fiberws.Config.WriteTimeout), in a room too quiet to fill
 //     the budget. TCP is dropped then too.

@@ -38,6 +38,9 @@ type Hub struct {
 	// under h.mu with closed unset, or under a room's read lock while the
 	// room has members, so none starts once Close is waiting.
 	writers sync.WaitGroup
+	// brokerCalls counts the Subscribe and Cancel calls in flight, started
+	// under h.mu; Close waits for them, so none reaches the broker after.
+	brokerCalls sync.WaitGroup
 
 	slowConsumers atomic.Int64
 }
@@ -56,8 +59,12 @@ type room struct {
 	sub      Subscription
 	settling chan struct{}
 
-	// pressed holds the members that went over half their budget on a
-	// delivery to this room: publishers wait for them (pushBack).
+	// gate lines up this hub's publishers of the room, so each waits for
+	// the room's backlog before the next publishes (Publish). pressed
+	// holds the members that went over half their budget on a delivery
+	// to this room, for deliveries that come back asynchronously (a
+	// networked broker); guarded by pressMu, taken under mu.
+	gate    chan struct{}
 	pressMu sync.Mutex
 	pressed map[*member]struct{}
 }
@@ -168,8 +175,10 @@ func (h *Hub) Join(ctx context.Context, roomName string, c fiberws.Receiver) (le
 // with h.mu held and returns with it held, but releases it while the
 // broker works, with the room's entry marked as settling.
 func (h *Hub) subscribe(ctx context.Context, roomName string) error {
-	r := &room{name: roomName, members: map[*member]struct{}{}, settling: make(chan struct{})}
+	r := &room{name: roomName, members: map[*member]struct{}{}, settling: make(chan struct{}), gate: make(chan struct{}, 1)}
 	h.rooms[roomName] = r
+	h.brokerCalls.Add(1)
+	defer h.brokerCalls.Done()
 	h.mu.Unlock()
 	sub, err := h.broker.Subscribe(ctx, roomName, r.deliverFunc(h))
 	h.mu.Lock()
@@ -178,7 +187,7 @@ func (h *Hub) subscribe(ctx context.Context, roomName string) error {
 	if err == nil && h.closed {
 		// Close ran meanwhile and did not see this subscription.
 		h.mu.Unlock()
-		_ = sub.Cancel(context.Background())
+		h.cancelSub(sub)
 		h.mu.Lock()
 		return nil
 	}
@@ -251,14 +260,15 @@ func (h *Hub) removeFromRoom(roomName string, m *member) *room {
 	r.mu.Lock()
 	delete(r.members, m)
 	empty := len(r.members) == 0
-	r.mu.Unlock()
 	r.pressMu.Lock()
 	delete(r.pressed, m)
 	r.pressMu.Unlock()
+	r.mu.Unlock()
 	if !empty || r.settling != nil {
 		return nil
 	}
 	r.settling = make(chan struct{})
+	h.brokerCalls.Add(1) // done by cancel
 	return r
 }
 
@@ -269,9 +279,7 @@ func (h *Hub) cancel(r *room) {
 		return
 	}
 	if r.sub != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.BrokerTimeout)
-		_ = r.sub.Cancel(ctx)
-		cancel()
+		h.cancelSub(r.sub)
 	}
 	h.mu.Lock()
 	if h.rooms[r.name] == r {
@@ -280,6 +288,15 @@ func (h *Hub) cancel(r *room) {
 	close(r.settling)
 	r.settling = nil
 	h.mu.Unlock()
+	h.brokerCalls.Done()
+}
+
+// cancelSub ends a subscription the hub no longer needs, bounded by
+// Config.BrokerTimeout.
+func (h *Hub) cancelSub(sub Subscription) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.BrokerTimeout)
+	defer cancel()
+	_ = sub.Cancel(ctx)
 }
 
 // Publish sends an already prepared message to every member of room (on
@@ -288,16 +305,21 @@ func (h *Hub) cancel(r *room) {
 // rooms; for a single value, Broadcast is shorter.
 //
 // Publish only queues the message; it never waits for a client's socket.
-// It does wait, though, while a member of the room on this hub that is
-// draining holds more than half of Config.QueueBytes: a publisher that
-// outruns its room is held back (and when it publishes from a handler, its
-// own connection's reading pauses, so TCP pushes back on its client),
-// rather than its readers being dropped. The wait ends when those members
-// are down to a quarter of the budget, stop draining, or ctx is done; the
-// message is published either way. Pass a done context to never wait.
+// It does hold back a publisher that outruns the room: this hub's
+// publishers of a room take turns, and each waits, after queueing its
+// message, while a member it reached holds more than half of
+// Config.QueueBytes, until that member is down to a quarter (or is dropped
+// for making no progress for its write timeout). From a handler, the wait
+// pauses the connection's reading, so TCP pushes back on its client. So a
+// burst makes the publisher slower, not its readers dropped. The members
+// of other hubs of this process count; those of other nodes, reached
+// through a networked broker, only bound their own queues. The waits end
+// when ctx is done (the message is published either way); with a done
+// ctx, Publish never waits, but a networked broker may then fail it.
 func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedMessage, except ...fiberws.Receiver) error {
 	h.mu.Lock()
 	closed := h.closed
+	r := h.rooms[roomName]
 	h.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -305,7 +327,14 @@ func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedM
 	if p == nil {
 		return nil
 	}
-	env := Envelope{Type: p.Type(), Data: p.Data(), Origin: h.id, prepared: p}
+	if r != nil {
+		select {
+		case r.gate <- struct{}{}:
+			defer func() { <-r.gate }()
+		case <-ctx.Done():
+		}
+	}
+	env := Envelope{Type: p.Type(), Data: p.Data(), Origin: h.id, prepared: p, pressed: &pressure{}}
 	for _, c := range except {
 		if c != nil {
 			env.Except = append(env.Except, h.MemberID(c))
@@ -314,19 +343,18 @@ func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedM
 	if err := h.broker.Publish(ctx, roomName, env); err != nil {
 		return err
 	}
-	h.pushBack(ctx, roomName)
+	for _, m := range env.pressed.members {
+		m.waitDrained(ctx)
+	}
+	if r != nil {
+		r.waitPressed(ctx)
+	}
 	return nil
 }
 
-// pushBack waits for the members of room that a delivery found over half
-// their budget (see Publish).
-func (h *Hub) pushBack(ctx context.Context, roomName string) {
-	h.mu.Lock()
-	r := h.rooms[roomName]
-	h.mu.Unlock()
-	if r == nil || ctx.Err() != nil {
-		return
-	}
+// waitPressed waits for the members that asynchronous deliveries found
+// over half their budget.
+func (r *room) waitPressed(ctx context.Context) {
 	r.pressMu.Lock()
 	if len(r.pressed) == 0 {
 		r.pressMu.Unlock()
@@ -336,13 +364,10 @@ func (h *Hub) pushBack(ctx context.Context, roomName string) {
 	for m := range r.pressed {
 		pressed = append(pressed, m)
 	}
+	clear(r.pressed)
 	r.pressMu.Unlock()
 	for _, m := range pressed {
-		if m.waitDrained(ctx) {
-			r.pressMu.Lock()
-			delete(r.pressed, m)
-			r.pressMu.Unlock()
-		}
+		m.waitDrained(ctx)
 	}
 }
 
@@ -364,40 +389,50 @@ func Broadcast[T any](ctx context.Context, h *Hub, roomName string, v T, except 
 // SendTo queues p for one member of the hub, in the same queue as the
 // broadcasts it receives, so the order holds: a welcome queued right after
 // Join reaches the client before any broadcast published after it, which a
-// direct Conn.Send cannot promise. Like a broadcast, it never waits for the
-// client, and a queue over the budget drops the member as a slow consumer.
-// A nil p sends nothing. c must be in a room of this hub (ErrNotMember).
-func (h *Hub) SendTo(c fiberws.Receiver, p *fiberws.PreparedMessage) error {
+// direct Conn.Send cannot promise. Like Publish, it never waits for the
+// client's socket but waits, bounded by ctx, while the member holds more
+// than half its budget (so a replay in a loop is held back, not dropped),
+// and a queue that would exceed the budget drops the member as a slow
+// consumer. A nil p sends nothing. c must be in a room of this hub
+// (ErrNotMember).
+func (h *Hub) SendTo(ctx context.Context, c fiberws.Receiver, p *fiberws.PreparedMessage) error {
 	if c == nil {
 		return ErrNotMember
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	m := h.members[c.ID()]
 	switch {
 	case h.closed:
+		h.mu.Unlock()
 		return ErrClosed
 	case m == nil || len(m.rooms) == 0:
+		h.mu.Unlock()
 		return ErrNotMember
+	case p == nil:
+		h.mu.Unlock()
+		return nil
 	}
 	// Under h.mu, so that no writer goroutine starts once Close has set
 	// closed (Close then waits for the writers).
-	if p != nil {
-		if wake, _ := m.enqueue(p); wake {
-			h.startDrain([]*member{m})
-		}
+	wake, pressed := m.enqueue(p)
+	if wake {
+		h.startDrain([]*member{m})
+	}
+	h.mu.Unlock()
+	if pressed {
+		m.waitDrained(ctx)
 	}
 	return nil
 }
 
 // Send encodes v like Broadcast does and queues it for the one member c
 // with SendTo, in order with the broadcasts c receives.
-func Send[T any](h *Hub, c fiberws.Receiver, v T) error {
+func Send[T any](ctx context.Context, h *Hub, c fiberws.Receiver, v T) error {
 	p, err := fiberws.Prepare(v)
 	if err != nil {
 		return err
 	}
-	return h.SendTo(c, p)
+	return h.SendTo(ctx, c, p)
 }
 
 // deliverFunc is the room's broker subscriber: it queues the envelope's
@@ -426,19 +461,24 @@ func (r *room) deliverFunc(h *Hub) func(Envelope) {
 		}
 		// Before RUnlock: Close empties the room under the write lock
 		// before it waits for the writers, so every writer it must wait
-		// for has been counted by then.
+		// for has been counted by then; and a member removed from the room
+		// is removed from pressed under the write lock too.
 		h.startDrain(wake)
-		r.mu.RUnlock()
 		if len(pressed) > 0 {
-			r.pressMu.Lock()
-			if r.pressed == nil {
-				r.pressed = map[*member]struct{}{}
+			if env.pressed != nil {
+				env.pressed.add(pressed) // the publisher, in this process, waits
+			} else {
+				r.pressMu.Lock()
+				if r.pressed == nil {
+					r.pressed = map[*member]struct{}{}
+				}
+				for _, m := range pressed {
+					r.pressed[m] = struct{}{}
+				}
+				r.pressMu.Unlock()
 			}
-			for _, m := range pressed {
-				r.pressed[m] = struct{}{}
-			}
-			r.pressMu.Unlock()
 		}
+		r.mu.RUnlock()
 	}
 }
 
@@ -481,6 +521,7 @@ func (h *Hub) Close() error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
+		h.brokerCalls.Wait()
 		h.writers.Wait()
 		return nil
 	}
@@ -503,10 +544,9 @@ func (h *Hub) Close() error {
 	}
 	h.mu.Unlock()
 	for _, sub := range subs {
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.BrokerTimeout)
-		_ = sub.Cancel(ctx)
-		cancel()
+		h.cancelSub(sub)
 	}
+	h.brokerCalls.Wait()
 	h.writers.Wait()
 	return nil
 }

@@ -151,6 +151,9 @@ func TestConfigDefault(t *testing.T) {
 	if got := hub.ConfigDefault.QueueBytes; got != 1<<20 {
 		t.Errorf("hub.ConfigDefault.QueueBytes = %d, SECURITY.md says 1 MiB: update SECURITY.md and this test together", got)
 	}
+	if got := hub.ConfigDefault.MinReadRate; got != 256<<10 {
+		t.Errorf("hub.ConfigDefault.MinReadRate = %d, SECURITY.md says 256 KiB/s", got)
+	}
 	if got := hub.ConfigDefault.BrokerTimeout; got != 5*time.Second {
 		t.Errorf("hub.ConfigDefault.BrokerTimeout = %v, SECURITY.md says 5s", got)
 	}
@@ -444,7 +447,7 @@ func TestSendToKeepsOrder(t *testing.T) {
 	waitMembers(t, s.h, "r", 2)
 	sa := s.ctrl.session(t, "a")
 	for i := range 50 {
-		if err := hub.Send(s.h, sa, fmt.Sprintf("private %d", i)); err != nil {
+		if err := hub.Send(ctx, s.h, sa, fmt.Sprintf("private %d", i)); err != nil {
 			t.Fatal(err)
 		}
 		if err := hub.Broadcast(ctx, s.h, "r", fmt.Sprintf("public %d", i)); err != nil {
@@ -462,7 +465,7 @@ func TestSendToKeepsOrder(t *testing.T) {
 			t.Fatalf("b got %q, want %q", got, want)
 		}
 	}
-	if err := hub.Send(s.h, nil, "x"); err != hub.ErrNotMember {
+	if err := hub.Send(ctx, s.h, nil, "x"); err != hub.ErrNotMember {
 		t.Fatalf("Send to a non-member: %v, want ErrNotMember", err)
 	}
 }
@@ -501,7 +504,7 @@ func TestRejoinAndJoinLeaveLoop(t *testing.T) {
 	sa := s.ctrl.session(t, "a")
 	a.SendText("leave")
 	waitMembers(t, s.h, "r", 0)
-	if err := hub.Send(s.h, sa, "x"); err != hub.ErrNotMember {
+	if err := hub.Send(ctx, s.h, sa, "x"); err != hub.ErrNotMember {
 		t.Fatalf("Send after leaving every room: %v, want ErrNotMember", err)
 	}
 

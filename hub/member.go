@@ -16,9 +16,10 @@ import (
 //
 // The queue is bounded in bytes (Config.QueueBytes), not in messages: a
 // burst of small messages to a reader that keeps up only makes the queue
-// longer for a moment. Publishers are held back (Publish waits) while a
-// member that is draining holds more than half the budget; a member over
-// the whole budget is not keeping up and is dropped as a slow consumer.
+// longer for a moment. Publishers wait (Publish, SendTo) while a member
+// holds more than half the budget, until it is down to a quarter; a member
+// is a slow consumer when its queue would exceed the budget, or when its
+// writer has completed no write for the connection's write timeout.
 type member struct {
 	h   *Hub
 	r   fiberws.Receiver
@@ -36,9 +37,11 @@ type member struct {
 	queued  int64 // bytes held for this member: queued messages and the one being written
 	writing bool  // a drain is writing the queue
 	stopped bool  // left the hub, dropped, or its connection is closing: accept nothing
-	// writeStart is when the write in progress began (0: none), to tell a
-	// member whose socket takes nothing from one that is draining.
-	writeStart time.Time
+	// progress is when the writer last got anywhere: it was woken, or
+	// started or completed a write; writing is the size of the write in
+	// progress (0: between writes). See draining.
+	progress time.Time
+	inFlight int
 	// drained, when a publisher waits, is closed once the queue is back
 	// at a quarter of the budget, or the member stopped.
 	drained chan struct{}
@@ -49,9 +52,9 @@ type member struct {
 // a flood of small messages is bounded by what it really holds.
 const entryOverhead = 512
 
-// stuckAfter is how long a member's write may go on before the member
-// counts as not draining: it then no longer holds publishers back, and
-// is dropped once its queue exceeds the budget (or by the write timeout).
+// stuckAfter is how long a member's writer may go without progress (beyond
+// the time its write in progress takes at Config.MinReadRate) before the
+// member counts as not draining.
 const stuckAfter = 250 * time.Millisecond
 
 // drainBudget is how long one member's write may hold up the members after
@@ -70,7 +73,7 @@ func cost(p *fiberws.PreparedMessage) int64 { return 2*int64(len(p.Data())) + en
 // reports that the member's queue was idle: the caller hands it to a
 // drain, usually together with the other members of the same broadcast.
 // pressed reports that the member now holds more than half its budget, so
-// the publisher should wait for it (Hub.pushBack). A queue that would go
+// the publisher should wait for it (waitDrained). A queue that would go
 // over the budget drops the member as a slow consumer (a single message
 // larger than the whole budget still gets into an empty queue).
 func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter, pressed bool) {
@@ -95,6 +98,7 @@ func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter, pressed bool)
 		return false, pressed
 	}
 	m.writing = true
+	m.progress = time.Now()
 	return true, pressed
 }
 
@@ -120,6 +124,20 @@ func (m *member) dropLocked() {
 	}()
 }
 
+// draining reports whether the member keeps taking its messages: its
+// writer has made progress within stuckAfter, plus the time the write in
+// progress takes at Config.MinReadRate. Publishers wait only for members
+// that are draining; one that is not can still catch up, or fills its
+// queue past the budget and is dropped. Call with m.mu held.
+func (m *member) draining(now time.Time) (bool, time.Duration) {
+	if !m.writing {
+		return true, stuckAfter
+	}
+	window := stuckAfter + time.Duration(int64(m.inFlight)*int64(time.Second)/m.cfg.MinReadRate)
+	left := window - now.Sub(m.progress)
+	return left > 0, left
+}
+
 // write drains the queue and returns when it is empty.
 func (m *member) write() {
 	for {
@@ -133,17 +151,15 @@ func (m *member) write() {
 		m.queue[m.head] = nil
 		m.head = (m.head + 1) % len(m.queue)
 		m.n--
-		m.writeStart = time.Now()
+		m.progress, m.inFlight = time.Now(), len(p.Data())
 		m.mu.Unlock()
 
 		// Bounded by the write timeout: a write that times out closes the
-		// connection as a slow consumer and returns ErrClosed. Other
-		// errors come from post-interceptors; there is no handler to
-		// return them to, so they go to the connection's catchers.
+		// connection as a slow consumer and returns ErrClosed.
 		err := m.r.SendPrepared(p)
 
 		m.mu.Lock()
-		m.writeStart = time.Time{}
+		m.progress, m.inFlight = time.Now(), 0
 		m.queued -= cost(p)
 		if m.drained != nil && m.queued <= m.cfg.QueueBytes/4 {
 			close(m.drained)
@@ -154,25 +170,28 @@ func (m *member) write() {
 		case errors.Is(err, fiberws.ErrClosed):
 			m.stop()
 		case err != nil:
-			m.r.Fail(err)
+			// A post-interceptor's error: there is no handler to return it
+			// to, so it goes to the connection's catchers, on a goroutine
+			// of their own (a catcher that broadcasts must not wait for
+			// this very writer).
+			m.h.writers.Add(1)
+			go func() {
+				defer m.h.writers.Done()
+				m.r.Fail(err)
+			}()
 		}
 	}
 }
 
-// waitDrained holds a publisher while the member is draining and holds
-// more than a quarter of its budget; it returns when the member is below
-// that, stops, stops draining (a write has gone on for stuckAfter) or ctx
-// is done. It reports whether the member is back under the mark (or gone).
-func (m *member) waitDrained(ctx context.Context) (relieved bool) {
+// waitDrained holds a publisher while the member holds more than a
+// quarter of its budget and is draining; it returns when the member is
+// below that, stops, stops draining, or ctx is done.
+func (m *member) waitDrained(ctx context.Context) {
 	m.mu.Lock()
 	for m.queued > m.cfg.QueueBytes/4 && !m.stopped {
-		wait := stuckAfter
-		if !m.writeStart.IsZero() {
-			wait -= time.Since(m.writeStart)
-		}
-		if wait <= 0 {
-			m.mu.Unlock()
-			return false // not draining: do not wait for it
+		ok, wait := m.draining(time.Now())
+		if !ok {
+			break // not keeping up: the budget, or its write timeout, deals with it
 		}
 		if m.drained == nil {
 			m.drained = make(chan struct{})
@@ -185,13 +204,12 @@ func (m *member) waitDrained(ctx context.Context) (relieved bool) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return
 		}
 		t.Stop()
 		m.mu.Lock()
 	}
 	m.mu.Unlock()
-	return true
 }
 
 // startDrain writes the queues of list, one member after the other, from

@@ -185,7 +185,7 @@ func (c *Chat) join(ctx context.Context, s fiberws.Receiver, room, name string) 
 	// Queued through the hub, not sent directly, so the welcome comes
 	// before any room event published after this join.
 	welcome := Event{Type: "welcome", Room: room, You: name, Members: members, History: slices.Clone(r.history), At: now}
-	if err := hub.Send(c.hub, s, welcome); err != nil {
+	if err := hub.Send(ctx, c.hub, s, welcome); err != nil {
 		return err
 	}
 	return hub.Broadcast(ctx, c.hub, room, Event{Type: "join", Room: room, From: name, Members: members, At: now}, s)

@@ -147,15 +147,48 @@ func (s *Session) pauseReading() {
 }
 
 func (s *Session) resumeReading() {
-	since := s.pausedSince.Swap(0)
+	since := s.pausedSince.Load()
 	if since == 0 {
 		return
 	}
-	paused := time.Now().UnixNano() - since
+	// The unanswered ping's timeout is moved first, then the pause ends:
+	// a scan in between still sees the pause. A ping sent during the
+	// pause is credited only the part of the pause after it went out.
+	now := time.Now().UnixNano()
 	for {
 		u := s.unanswered.Load()
-		if u == 0 || s.unanswered.CompareAndSwap(u, u+paused) {
-			return
+		if u == 0 || s.unanswered.CompareAndSwap(u, u+now-max(u, since)) {
+			break
 		}
 	}
+	s.pausedSince.Store(0)
+}
+
+// setupControlHandlers answers the client's pings and takes its pongs, on
+// the reader goroutine. A ping re-arms the idle deadline, counts against
+// the message rate, and is answered with a pong bounded by the write
+// timeout, like every frame we write: a pong that cannot be written (a
+// client that floods pings and never reads) drops the connection, where
+// the library's own handler would ignore the failure and keep a
+// connection whose write side is dead. A pong re-arms the idle deadline
+// and answers the keep-alive's ping.
+func (s *Session) setupControlHandlers() {
+	s.ws.SetPingHandler(func(data string) error {
+		s.armIdle()
+		if !s.allowMessage() {
+			return nil
+		}
+		deadline := time.Now().Add(s.route.srv.cfg.WriteTimeout)
+		err := s.ws.WriteControl(websocket.PongMessage, []byte(data), deadline)
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		s.abort(err)
+		return err
+	})
+	s.ws.SetPongHandler(func(string) error {
+		s.armIdle()
+		s.unanswered.Store(0)
+		return nil
+	})
 }

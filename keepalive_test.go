@@ -191,38 +191,47 @@ func TestKeepaliveNoGoroutinePerConnection(t *testing.T) {
 	}
 }
 
-// TestPingTimeoutNotCausedByOurBackPressure: a client sends 40 messages at
-// once to a route with a 100ms handler and pings every 200ms (pong
+// TestPingTimeoutNotCausedByOurBackPressure: a client sends its messages
+// at once to a slow handler on a route that pings every 200ms (pong
 // timeout: one interval), then reads and answers every ping. The receive
 // queue fills, reading pauses, and the client's pongs wait unread behind
 // its own messages for seconds: that is our back-pressure, not a dead
-// client, so the connection must stay open and answer all 40.
+// client, so the connection must stay open and answer them all. With a
+// 100ms handler the reader pauses for less than a pong timeout at a time;
+// with a 500ms one and a queue of one, each pause outlasts it.
 func TestPingTimeoutNotCausedByOurBackPressure(t *testing.T) {
-	const n = 40
-	h := serveRoutes(t, fiberws.Ping("/slow", 200*time.Millisecond, func(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-		}
-		return "done " + msg, nil
-	}))
-	c := h.Dial(t, "/slow")
-	for i := range n {
-		c.SendText(strconv.Itoa(i))
-	}
-	conn := c.Conn()
-	_ = conn.SetReadDeadline(time.Now().Add(n*100*time.Millisecond + fiberwstest.Timeout))
-	for i := range n {
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatalf("after %d of %d replies (%d pings answered): %v", i, n, c.Pings(), err)
-		}
-		if got, want := string(data), "done "+strconv.Itoa(i); got != want {
-			t.Fatalf("reply %d is %q, want %q", i, got, want)
-		}
-	}
-	if c.Pings() == 0 {
-		t.Fatalf("no ping arrived in %d × 100ms at a 200ms interval", n)
+	for _, tc := range []struct {
+		n       int
+		handler time.Duration
+		queue   int
+	}{{40, 100 * time.Millisecond, 0}, {8, 500 * time.Millisecond, 1}} {
+		t.Run(tc.handler.String(), func(t *testing.T) {
+			h := serveWith(t, fiberws.Config{QueueSize: tc.queue}, fiberws.Ping("/slow", 200*time.Millisecond, func(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+				select {
+				case <-time.After(tc.handler):
+				case <-ctx.Done():
+				}
+				return "done " + msg, nil
+			}))
+			c := h.Dial(t, "/slow")
+			for i := range tc.n {
+				c.SendText(strconv.Itoa(i))
+			}
+			conn := c.Conn()
+			_ = conn.SetReadDeadline(time.Now().Add(time.Duration(tc.n)*tc.handler + fiberwstest.Timeout))
+			for i := range tc.n {
+				_, data, err := conn.ReadMessage()
+				if err != nil {
+					t.Fatalf("after %d of %d replies (%d pings answered): %v", i, tc.n, c.Pings(), err)
+				}
+				if got, want := string(data), "done "+strconv.Itoa(i); got != want {
+					t.Fatalf("reply %d is %q, want %q", i, got, want)
+				}
+			}
+			if c.Pings() == 0 {
+				t.Fatalf("no ping arrived in %d × %v at a 200ms interval", tc.n, tc.handler)
+			}
+		})
 	}
 }
 

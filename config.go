@@ -62,6 +62,15 @@ type Config struct {
 	// WithMaxConnections caps a single route. A negative value means no
 	// cap. Default 10,000.
 	MaxConnections int
+	// MaxConnectionsPerIP caps the open connections of the Server from one
+	// client address (Fiber's c.IP(): behind a proxy, set Fiber's
+	// ProxyHeader, or every client shares the proxy's address). An upgrade
+	// request over it gets HTTP 429 Too Many Requests before the upgrade,
+	// so one address cannot hold every slot of MaxConnections.
+	// WithMaxConnectionsPerIP caps a single route. 0 (the default) means no
+	// cap: many users can share an address (NAT, mobile carriers), so pick
+	// a value that fits your clients (see SECURITY.md).
+	MaxConnectionsPerIP int
 	// MessageRate is how many messages per second each connection may send
 	// on average, MessageBurst how many at once (default: MessageRate,
 	// at least 1). The message over the rate closes the connection with
@@ -78,6 +87,21 @@ type Config struct {
 	// 0 turns it off; default off (see SECURITY.md). WithIdleTimeout
 	// overrides it per route.
 	IdleTimeout time.Duration
+	// MessageTimeout is how long a message may take to arrive, from its
+	// first frame to its last, whatever IdleTimeout says; a message late
+	// closes the connection with 1008 "message timeout". It stops a client
+	// that trickles a large message, or sends endless empty continuation
+	// frames, from holding a connection (and memory, or a core) for as
+	// long as it likes. Checked a few times per timeout, so a late message
+	// is closed within about 1.25 times it. Negative turns it off.
+	// WithMessageTimeout overrides it per route. Default 10s.
+	MessageTimeout time.Duration
+	// PartialMessageBudget bounds the memory all connections of the Server
+	// together may hold in messages still arriving, beyond 16 KiB each.
+	// When a growing message would exceed it, the connections holding most
+	// are closed with 1013 "server busy" (the one growing, if it would hold
+	// most itself). Default 64 MiB.
+	PartialMessageBudget int64
 	// ShutdownTimeout bounds the graceful shutdown that runs when the Fiber
 	// app a Server is registered on shuts down, counted from when the app's
 	// shutdown begins (see Server.Shutdown). Default 5s.
@@ -106,8 +130,10 @@ var ConfigDefault = Config{
 	QueueBytes:       1 << 20,
 	ReadBufferSize:   1024,
 	WriteBufferSize:  1024,
-	ShutdownTimeout:  5 * time.Second,
-	MaxConnections:   10000,
+	ShutdownTimeout:      5 * time.Second,
+	MaxConnections:       10000,
+	MessageTimeout:       10 * time.Second,
+	PartialMessageBudget: 64 << 20,
 }
 
 func configDefault(config ...Config) Config {
@@ -142,6 +168,12 @@ func configDefault(config ...Config) Config {
 	}
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = d.MaxConnections
+	}
+	if cfg.MessageTimeout == 0 {
+		cfg.MessageTimeout = d.MessageTimeout
+	}
+	if cfg.PartialMessageBudget <= 0 {
+		cfg.PartialMessageBudget = d.PartialMessageBudget
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = d.ShutdownTimeout

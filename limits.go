@@ -3,6 +3,7 @@ package fiberws
 import (
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 //     (also after permessage-deflate decompression);
 //   - open connections: Config.MaxConnections (whole Server) and
 //     WithMaxConnections (one route), over it -> HTTP 503 before the upgrade
-//     (1013 right after it for handshakes that raced past the check);
+//     (1013 right after it for handshakes that raced past the check); per
+//     client address: Config.MaxConnectionsPerIP and
+//     WithMaxConnectionsPerIP, over it -> HTTP 429;
 //   - messages per second per connection: Config.MessageRate /
 //     WithMessageRate, over it -> close 1008 "rate limit exceeded";
 //   - idle time: Config.IdleTimeout / WithIdleTimeout, nothing read for that
@@ -43,11 +46,15 @@ const (
 // value inherits everything.
 type routeLimits struct {
 	maxConns int
+	perIP    int
 	rate     rate.Limit
 	burst    int
 	rateSet  bool
 	idle     time.Duration
 	idleSet  bool
+
+	msgTimeout    time.Duration
+	msgTimeoutSet bool
 }
 
 // WithMaxConnections caps the open connections of this route at n; more
@@ -58,6 +65,15 @@ type routeLimits struct {
 // others. n <= 0 means no route-level cap.
 func WithMaxConnections(n int) Option {
 	return func(r *Route) { r.limits.maxConns = n }
+}
+
+// WithMaxConnectionsPerIP caps the open connections of this route from one
+// client address (Fiber's c.IP(), so behind a proxy set Fiber's
+// ProxyHeader) at n; more upgrade requests from that address get HTTP 429
+// Too Many Requests (with Retry-After) before the upgrade. It applies on
+// top of Config.MaxConnectionsPerIP. n <= 0 means no route-level cap.
+func WithMaxConnectionsPerIP(n int) Option {
+	return func(r *Route) { r.limits.perIP = n }
 }
 
 // WithMessageRate overrides Config.MessageRate and Config.MessageBurst for
@@ -81,21 +97,81 @@ func WithIdleTimeout(d time.Duration) Option {
 	return func(r *Route) { r.limits.idle, r.limits.idleSet = d, true }
 }
 
+// WithMessageTimeout overrides Config.MessageTimeout for this route: a
+// message must arrive within d of its first frame, or the connection is
+// closed with 1008 "message timeout". Raise it for routes that take large
+// messages from slow links. d <= 0 turns it off for the route.
+func WithMessageTimeout(d time.Duration) Option {
+	return func(r *Route) { r.limits.msgTimeout, r.limits.msgTimeoutSet = d, true }
+}
+
 // MaxConnections is the route's own cap on open connections (0: none).
 func (r Route) MaxConnections() int { return max(r.limits.maxConns, 0) }
+
+// MaxConnectionsPerIP is the route's own cap on open connections from one
+// client address (0: none).
+func (r Route) MaxConnectionsPerIP() int { return max(r.limits.perIP, 0) }
 
 // mountedLimits are a mounted route's limits, resolved from the Config and
 // the route's options, with the route's live connection count.
 type mountedLimits struct {
 	maxConns int // route cap, 0: none
+	perIP    *ipCounts
 	rate     rate.Limit
 	burst    int
 	idle     time.Duration
 	active   atomic.Int64
 }
 
+// ipCounts counts open connections per client address against a cap.
+type ipCounts struct {
+	limit int
+	mu    sync.Mutex
+	n     map[string]int
+}
+
+// newIPCounts returns the counts for a cap, or nil for no cap.
+func newIPCounts(limit int) *ipCounts {
+	if limit <= 0 {
+		return nil
+	}
+	return &ipCounts{limit: limit, n: map[string]int{}}
+}
+
+func (c *ipCounts) full(ip string) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[ip] >= c.limit
+}
+
+// add counts one more connection from ip and reports whether it is within
+// the cap.
+func (c *ipCounts) add(ip string) bool {
+	if c == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[ip]++
+	return c.n[ip] <= c.limit
+}
+
+func (c *ipCounts) remove(ip string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[ip]--; c.n[ip] <= 0 {
+		delete(c.n, ip)
+	}
+}
+
 func resolveLimits(cfg Config, r Route) *mountedLimits {
-	l := &mountedLimits{maxConns: max(r.limits.maxConns, 0), rate: cfg.MessageRate, burst: cfg.MessageBurst, idle: cfg.IdleTimeout}
+	l := &mountedLimits{maxConns: max(r.limits.maxConns, 0), perIP: newIPCounts(r.limits.perIP), rate: cfg.MessageRate, burst: cfg.MessageBurst, idle: cfg.IdleTimeout}
 	if r.limits.rateSet {
 		l.rate, l.burst = r.limits.rate, r.limits.burst
 	}
@@ -112,32 +188,43 @@ func resolveLimits(cfg Config, r Route) *mountedLimits {
 }
 
 // admit runs before the upgrade: over the Server's or the route's cap the
-// request gets 503 and is never upgraded. Concurrent handshakes can all
-// pass it; enter catches the few that overshoot.
+// request gets 503, over a per-address cap 429, and is never upgraded.
+// Concurrent handshakes can all pass it; enter catches the few that
+// overshoot.
 func (mr *mountedRoute) admit(c *fiber.Ctx) error {
 	full := func(n int64, limit int) bool { return limit > 0 && n >= int64(limit) }
 	if full(mr.limits.active.Load(), mr.limits.maxConns) || full(mr.srv.counted.Load(), mr.srv.cfg.MaxConnections) {
 		c.Set(fiber.HeaderRetryAfter, "1")
 		return fiber.ErrServiceUnavailable
 	}
+	if mr.srv.perIP != nil || mr.limits.perIP != nil {
+		if ip := c.IP(); mr.srv.perIP.full(ip) || mr.limits.perIP.full(ip) {
+			c.Set(fiber.HeaderRetryAfter, "1")
+			return fiber.ErrTooManyRequests
+		}
+	}
 	return nil
 }
 
-// enter counts an upgraded connection against the caps and reports whether
-// it is within them. Counting is in arrival order, so of a burst that raced
-// past admit the first ones stay and the rest are closed with 1013 "too
-// many connections" right after the upgrade. Every enter is matched by a
-// leave, when the connection has finished.
-func (mr *mountedRoute) enter() bool {
+// enter counts an upgraded connection from ip against the caps and reports
+// whether it is within them. Counting is in arrival order, so of a burst
+// that raced past admit the first ones stay and the rest are closed with
+// 1013 "too many connections" right after the upgrade. Every enter is
+// matched by a leave, when the connection has finished.
+func (mr *mountedRoute) enter(ip string) bool {
 	within := func(n int64, limit int) bool { return limit <= 0 || n <= int64(limit) }
 	app := mr.srv.counted.Add(1)
 	route := mr.limits.active.Add(1)
-	return within(app, mr.srv.cfg.MaxConnections) && within(route, mr.limits.maxConns)
+	srvIP := mr.srv.perIP.add(ip)
+	routeIP := mr.limits.perIP.add(ip)
+	return within(app, mr.srv.cfg.MaxConnections) && within(route, mr.limits.maxConns) && srvIP && routeIP
 }
 
-func (mr *mountedRoute) leave() {
+func (mr *mountedRoute) leave(ip string) {
 	mr.limits.active.Add(-1)
 	mr.srv.counted.Add(-1)
+	mr.srv.perIP.remove(ip)
+	mr.limits.perIP.remove(ip)
 }
 
 // connLimits is the per-connection state of the limits.
@@ -150,30 +237,14 @@ type connLimits struct {
 }
 
 // setupLimits prepares a new connection's limits: the rate limiter, and the
-// idle deadline, re-armed by every frame read (data, ping or pong).
+// idle deadline, re-armed by every frame read (data, ping or pong: see
+// setupControlHandlers).
 func (s *Session) setupLimits() {
 	l := s.route.limits
 	if l.rate > 0 {
 		s.lim.limiter = rate.NewLimiter(l.rate, l.burst)
 	}
 	s.lim.idle = l.idle
-	if s.lim.idle <= 0 && s.lim.limiter == nil {
-		return
-	}
-	ping, pong := s.ws.PingHandler(), s.ws.PongHandler()
-	s.ws.SetPingHandler(func(data string) error {
-		s.armIdle()
-		if !s.allowMessage() {
-			return nil
-		}
-		return ping(data)
-	})
-	if s.lim.idle > 0 {
-		s.ws.SetPongHandler(func(data string) error {
-			s.armIdle()
-			return pong(data)
-		})
-	}
 	s.armIdle()
 }
 
@@ -212,16 +283,16 @@ func (s *Session) idleExpired() bool {
 
 var errDecompressedTooBig = errors.New("fiberws: decompressed message exceeds the read limit")
 
-// readMessage reads one message into dst. The library enforces the read
+// readMessage reads one message into buf. The library enforces the read
 // limit on the bytes on the wire; with permessage-deflate a small frame can
-// inflate to far more, so the inflated size is bounded here too.
-func (s *Session) readMessage(dst io.ReaderFrom, r io.Reader) error {
+// inflate to far more, so the inflated size is bounded here too. Growing
+// the buffer takes from the partial-message budget (partial.go).
+func (s *Session) readMessage(buf *msgBuf, r io.Reader) error {
 	if !s.route.srv.cfg.EnableCompression {
-		_, err := dst.ReadFrom(r)
-		return err
+		return buf.readFrom(r, s.growMessage)
 	}
 	s.lim.read = io.LimitedReader{R: r, N: s.route.readLimit + 1}
-	_, err := dst.ReadFrom(&s.lim.read)
+	err := buf.readFrom(&s.lim.read, s.growMessage)
 	s.lim.read.R = nil
 	if err == nil && s.lim.read.N <= 0 {
 		return errDecompressedTooBig
@@ -237,6 +308,8 @@ func (s *Session) readMessage(dst io.ReaderFrom, r io.Reader) error {
 func (s *Session) rejectMessage(err error) bool {
 	var corrupt flate.CorruptInputError
 	switch {
+	case err == errPartialBudget:
+		_ = s.closeWith(CloseTryAgainLater, ReasonServerBusy, hooks.ByServer, err)
 	case err == errDecompressedTooBig:
 		_ = s.closeWith(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
 	case s.route.srv.cfg.EnableCompression && errors.As(err, &corrupt):

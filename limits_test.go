@@ -23,21 +23,24 @@ import (
 func TestLimitsDefaults(t *testing.T) {
 	d := fiberws.ConfigDefault
 	want := map[string]any{
-		"ReadLimit":         int64(1 << 20),   // 1 MiB
-		"WriteTimeout":      10 * time.Second, // 10 s
-		"HandshakeTimeout":  10 * time.Second, // 10 s
-		"CloseTimeout":      2 * time.Second,  // 2 s
-		"QueueSize":         16,               // 16 messages
-		"QueueBytes":        int64(1 << 20),   // and 1 MiB
-		"ReadBufferSize":    1024,             // config.go: 1024 each
-		"WriteBufferSize":   1024,             //
-		"ShutdownTimeout":   5 * time.Second,  // 5 s
-		"MaxConnections":    10000,            // 10,000
-		"MessageRate":       rate.Limit(0),    // off
-		"MessageBurst":      0,                // off with the rate
-		"IdleTimeout":       time.Duration(0), // off
-		"EnableCompression": false,            // off
-		"Origins":           []string(nil),    // same host
+		"ReadLimit":            int64(1 << 20),   // 1 MiB
+		"WriteTimeout":         10 * time.Second, // 10 s
+		"HandshakeTimeout":     10 * time.Second, // 10 s
+		"CloseTimeout":         2 * time.Second,  // 2 s
+		"QueueSize":            16,               // 16 messages
+		"QueueBytes":           int64(1 << 20),   // and 1 MiB
+		"ReadBufferSize":       1024,             // config.go: 1024 each
+		"WriteBufferSize":      1024,             //
+		"ShutdownTimeout":      5 * time.Second,  // 5 s
+		"MaxConnections":       10000,            // 10,000
+		"MaxConnectionsPerIP":  0,                // off
+		"MessageTimeout":       10 * time.Second, // 10 s
+		"PartialMessageBudget": int64(64 << 20),  // 64 MiB
+		"MessageRate":          rate.Limit(0),    // off
+		"MessageBurst":         0,                // off with the rate
+		"IdleTimeout":          time.Duration(0), // off
+		"EnableCompression":    false,            // off
+		"Origins":              []string(nil),    // same host
 	}
 	v := reflect.ValueOf(d)
 	for i := range v.NumField() {

@@ -20,7 +20,9 @@ type mountedRoute struct {
 	route     Route
 	prefix    string
 	readLimit int64
-	keepalive *keepalive
+	// messageTimeout is Config.MessageTimeout or the route's own (0: off).
+	messageTimeout time.Duration
+	keepalive      *keepalive
 	limits    *mountedLimits
 
 	observers  []Observer
@@ -38,6 +40,10 @@ func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute 
 		mr.readLimit = r.readLimit
 	}
 	mr.limits = resolveLimits(cfg, r)
+	mr.messageTimeout = max(cfg.MessageTimeout, 0)
+	if r.limits.msgTimeoutSet {
+		mr.messageTimeout = max(r.limits.msgTimeout, 0)
+	}
 	if r.ping > 0 {
 		mr.keepalive = newKeepalive(r.ping, r.PingTimeout())
 	}

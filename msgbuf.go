@@ -9,8 +9,11 @@ import (
 type msgBuf struct{ b []byte }
 
 const (
-	msgBufInitial   = 512      // capacity of a new buffer
-	msgBufMaxPooled = 64 << 10 // larger buffers are left to the GC
+	msgBufInitial = 512 // capacity of a new buffer
+	// msgBufMaxPooled is the largest buffer kept for reuse. Growing a
+	// message past it takes from the Server's partial-message budget
+	// (partial.go), so what a connection holds unaccounted is at most this.
+	msgBufMaxPooled = 16 << 10
 )
 
 var msgBufPool = sync.Pool{New: func() any { return &msgBuf{b: make([]byte, 0, msgBufInitial)} }}
@@ -25,22 +28,31 @@ func putMsgBuf(m *msgBuf) {
 	msgBufPool.Put(m)
 }
 
-// ReadFrom reads r to EOF into the buffer, growing it as needed. Unlike
-// bytebufferpool's, whose size calibration drops a buffer that had to grow
-// past its class (every 64-byte message did), buffers here stay pooled.
-func (m *msgBuf) ReadFrom(r io.Reader) (int64, error) {
-	start := len(m.b)
+// readFrom reads r to EOF into the buffer, growing it as needed with grow
+// (which may refuse: its error ends the read). Unlike bytebufferpool's,
+// whose size calibration drops a buffer that had to grow past its class
+// (every 64-byte message did), buffers here stay pooled.
+func (m *msgBuf) readFrom(r io.Reader, grow func(m *msgBuf) error) error {
 	for {
 		if len(m.b) == cap(m.b) {
-			m.b = append(m.b, 0)[:len(m.b)]
+			if err := grow(m); err != nil {
+				return err
+			}
 		}
 		n, err := r.Read(m.b[len(m.b):cap(m.b)])
 		m.b = m.b[:len(m.b)+n]
 		if err == io.EOF {
-			return int64(len(m.b) - start), nil
+			return nil
 		}
 		if err != nil {
-			return int64(len(m.b) - start), err
+			return err
 		}
 	}
+}
+
+// growTo makes room for at least c bytes, keeping the contents.
+func (m *msgBuf) growTo(c int) {
+	b := make([]byte, len(m.b), c)
+	copy(b, m.b)
+	m.b = b
 }

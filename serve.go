@@ -7,6 +7,8 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -59,22 +61,19 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		// send-only worker: an idle connection needs none of them.
 	}
 	ws.SetReadLimit(mr.readLimit)
-	admitted := mr.enter()
+	admitted := mr.enter(req.ip)
 	if !mr.srv.track(s) {
 		_ = s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)
 	}
 	if !admitted {
 		_ = s.closeWith(CloseTryAgainLater, ReasonTooManyConnections, hooks.ByServer, nil)
 	}
+	s.setupLimits()
+	s.setupControlHandlers()
 	if mr.keepalive != nil {
-		ws.SetPongHandler(func(string) error {
-			s.unanswered.Store(0)
-			return nil
-		})
 		s.lastPing.Store(time.Now().UnixNano())
 		mr.keepalive.add(s)
 	}
-	s.setupLimits()
 
 	s.handler = mr.route.bind(s)
 	route := mr.route
@@ -114,8 +113,13 @@ func (s *Session) read() bool {
 			s.stopReading()
 			return true
 		}
+		if s.route.messageTimeout > 0 {
+			s.msgSince.Store(s.route.srv.clock.Load())
+		}
 		buf := getMsgBuf()
-		if err := s.readMessage(buf, r); err != nil {
+		err = s.readMessage(buf, r)
+		s.messageDone()
+		if err != nil {
 			putMsgBuf(buf)
 			if s.rejectMessage(err) {
 				continue
@@ -264,7 +268,10 @@ func (s *Session) readFailed(err error) {
 		s.markClosing(ce.Code, ce.Text, hooks.ByClient, nil)
 	case errors.Is(err, websocket.ErrReadLimit):
 		// The library already sent 1009 to the client.
-		s.markClosing(CloseMessageTooBig, "message too big", hooks.ByServer, nil)
+		s.markClosing(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
+	case isProtocolError(err):
+		// The library already sent 1002 with this reason to the client.
+		s.markClosing(CloseProtocolError, strings.TrimPrefix(err.Error(), "websocket: "), hooks.ByServer, err)
 	case errors.As(err, &ne) && ne.Timeout():
 		if s.idleExpired() {
 			return
@@ -273,6 +280,20 @@ func (s *Session) readFailed(err error) {
 	default:
 		s.markClosing(CloseAbnormalClosure, "", hooks.ByClient, nil)
 	}
+}
+
+// protocolErrors are what fasthttp/websocket's protocol errors say after
+// "websocket: ": the library sends the client 1002 with that text and
+// returns a plain error, so the text is all there is to tell them by.
+var protocolErrors = []string{
+	"RSV1 set", "RSV2 set", "RSV3 set", "len > 125 for control",
+	"FIN not set on control", "data before FIN", "continuation after FIN",
+	"bad opcode", "bad MASK", "bad close code", "invalid utf8 payload in close frame",
+}
+
+func isProtocolError(err error) bool {
+	msg, ok := strings.CutPrefix(err.Error(), "websocket: ")
+	return ok && slices.ContainsFunc(protocolErrors, func(p string) bool { return strings.Contains(msg, p) })
 }
 
 // work is the handler loop of a connection whose reading runs on another
@@ -458,7 +479,7 @@ func (s *Session) finish() {
 		s.route.keepalive.remove(s)
 	}
 	s.runCleanups()
-	s.route.leave()
+	s.route.leave(s.req.ip)
 	s.route.srv.untrack(s)
 	s.route.observeSummary(s.summary())
 }

@@ -32,6 +32,15 @@ type Server struct {
 	// counted is the connections counted against Config.MaxConnections
 	// (limits.go): upgraded and not yet finished.
 	counted atomic.Int64
+	// perIP counts the connections per client address against
+	// Config.MaxConnectionsPerIP (nil: no cap).
+	perIP *ipCounts
+	// partial is the budget of messages still arriving; clock the coarse
+	// time the sweeper keeps (UnixNano), sweeper the goroutine that closes
+	// late messages, running while there are connections (partial.go).
+	partial partialBudget
+	clock   atomic.Int64
+	sweeper *sweeper
 	// shutdownStart is when shutdown began (guarded by mu); watched holds
 	// the done channels of the fasthttp servers watchShutdown watches,
 	// watching the last one, to skip the lock on every upgrade.
@@ -57,6 +66,8 @@ func New(config ...Config) *Server {
 		paths:   map[string]string{},
 		conns:   map[*Session]struct{}{},
 		watched: map[<-chan struct{}]struct{}{},
+		perIP:   newIPCounts(cfg.MaxConnectionsPerIP),
+		partial: partialBudget{limit: cfg.PartialMessageBudget, holders: map[*Session]int64{}},
 	}
 }
 
@@ -73,12 +84,19 @@ func (srv *Server) track(s *Session) bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	srv.conns[s] = struct{}{}
+	if srv.sweeper == nil && srv.cfg.MessageTimeout > 0 {
+		srv.sweeper = srv.startSweeper()
+	}
 	return !srv.shutdown
 }
 
 func (srv *Server) untrack(s *Session) {
 	srv.mu.Lock()
 	delete(srv.conns, s)
+	if len(srv.conns) == 0 && srv.sweeper != nil {
+		close(srv.sweeper.stop)
+		srv.sweeper = nil
+	}
 	if len(srv.conns) == 0 && srv.drained != nil {
 		close(srv.drained)
 		srv.drained = nil

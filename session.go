@@ -73,6 +73,12 @@ type Session struct {
 	// lastPing is when the last ping went out, unanswered when the oldest
 	// ping still waiting for a pong did (0: none waiting), both UnixNano.
 	lastPing, unanswered atomic.Int64
+	// msgSince is the coarse time (Server.clock) the message being read
+	// began, 0 between messages; partialHeld is whether it took from the
+	// partial-message budget (partial.go). Both are the reader's.
+	msgSince    atomic.Int64
+	partialHeld bool
+
 	// pausedSince is when the reader started waiting for room in the
 	// receive queue (UnixNano, 0: reading), so the pong timeout stands
 	// still while our own back-pressure keeps pongs unread.

@@ -1,0 +1,230 @@
+package fiberws_test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
+)
+
+// Tests of what hostile clients do to a connection: floods, protocol
+// abuse. The attacks that take a whole server (file descriptors, memory)
+// are in package attack's tests, against the examples.
+
+// TestProtocolErrorRecordedAsSent: the library closes a connection whose
+// client breaks the protocol with 1002 and its reason; the observers see
+// that, closed by the server, not a 1006 by the client.
+func TestProtocolErrorRecordedAsSent(t *testing.T) {
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", echo))
+	c := h.Dial(t, "/echo")
+	// A masked frame with the reserved opcode 3 and no payload.
+	if _, err := c.Conn().NetConn().Write([]byte{0x83, 0x80, 0, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	code, reason := c.ExpectClose()
+	if code != fiberws.CloseProtocolError {
+		t.Fatalf("client got %d %q, want 1002", code, reason)
+	}
+	s := obs.next(t)
+	if s.CloseCode != fiberws.CloseProtocolError || s.ClosedBy != hooks.ByServer || !strings.Contains(s.CloseReason, "bad opcode") {
+		t.Fatalf("summary %d %q by %s, want 1002 \"bad opcode 3\" by server", s.CloseCode, s.CloseReason, s.ClosedBy)
+	}
+}
+
+// TestPingFloodWithoutReadingIsDropped: a client that floods pings and
+// never reads fills its buffers with our pongs; the pong that cannot be
+// written within the write timeout drops the connection, instead of the
+// server reading its pings for ever with a dead write side.
+func TestPingFloodWithoutReadingIsDropped(t *testing.T) {
+	const writeTimeout = time.Second
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", echo))
+	c := h.Dial(t, "/echo")
+	conn := c.Conn()
+	payload := []byte(strings.Repeat("p", 125))
+	start := time.Now()
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		for time.Since(start) < 20*time.Second {
+			if conn.WriteControl(websocket.PingMessage, payload, time.Now().Add(fiberwstest.Timeout)) != nil {
+				return // the server dropped us
+			}
+		}
+	}()
+	s := obs.next(t)
+	t.Logf("dropped after %v: %d %q by %s", time.Since(start).Round(time.Millisecond), s.CloseCode, s.CloseReason, s.ClosedBy)
+	if s.ClosedBy != hooks.ByTimeout {
+		t.Errorf("closed by %s, want timeout (the pong write)", s.ClosedBy)
+	}
+	<-flooded
+}
+
+// dialFrom upgrades to url from the local address ip (any 127.x.y.z is
+// loopback on Linux), returning the HTTP status of a refused upgrade.
+func dialFrom(t *testing.T, ip, url string) (*websocket.Conn, int) {
+	t.Helper()
+	d := websocket.Dialer{
+		HandshakeTimeout: fiberwstest.Timeout,
+		NetDial: func(network, addr string) (net.Conn, error) {
+			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: fiberwstest.Timeout}
+			return nd.Dial(network, addr)
+		},
+	}
+	c, resp, err := d.Dial(url, nil)
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("dial from %s: %v", ip, err)
+		}
+		return nil, resp.StatusCode
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, http.StatusSwitchingProtocols
+}
+
+// TestMaxConnectionsPerIP: one address holding its share of connections
+// gets 429 for more (with Retry-After), while another address still
+// connects; a route's own cap applies within the Server's.
+func TestMaxConnectionsPerIP(t *testing.T) {
+	h := serveWith(t, fiberws.Config{MaxConnectionsPerIP: 3},
+		fiberws.WebSocket("/any", echo),
+		fiberws.WebSocket("/one", echo, fiberws.WithMaxConnectionsPerIP(1)),
+	)
+	for i := range 3 {
+		if _, status := dialFrom(t, "127.0.0.1", h.URL("/any")); status != http.StatusSwitchingProtocols {
+			t.Fatalf("connection %d from 127.0.0.1: HTTP %d", i, status)
+		}
+	}
+	if _, status := dialFrom(t, "127.0.0.1", h.URL("/any")); status != http.StatusTooManyRequests {
+		t.Fatalf("4th connection from 127.0.0.1: HTTP %d, want 429", status)
+	}
+	if _, status := dialFrom(t, "127.0.0.2", h.URL("/one")); status != http.StatusSwitchingProtocols {
+		t.Fatalf("another address: HTTP %d, want an upgrade", status)
+	}
+	if _, status := dialFrom(t, "127.0.0.2", h.URL("/one")); status != http.StatusTooManyRequests {
+		t.Fatalf("2nd connection to /one from 127.0.0.2: HTTP %d, want 429", status)
+	}
+	// Slots come back when connections end.
+	c, _ := dialFrom(t, "127.0.0.3", h.URL("/one"))
+	_ = c.Close()
+	relWaitConns(t, h.ws, 4)
+	if _, status := dialFrom(t, "127.0.0.3", h.URL("/one")); status != http.StatusSwitchingProtocols {
+		t.Fatalf("after its connection closed, 127.0.0.3: HTTP %d", status)
+	}
+}
+
+// frameHeader is the header of a masked client frame (mask key zero, so
+// the payload goes as it is): opcode op, FIN when final, n payload bytes.
+func frameHeader(op byte, final bool, n int) []byte {
+	b0 := op
+	if final {
+		b0 |= 0x80
+	}
+	switch {
+	case n < 126:
+		return []byte{b0, 0x80 | byte(n), 0, 0, 0, 0}
+	case n <= 0xffff:
+		return []byte{b0, 0x80 | 126, byte(n >> 8), byte(n), 0, 0, 0, 0}
+	}
+	h := []byte{b0, 0x80 | 127, 0, 0, 0, 0, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+	return append(h, 0, 0, 0, 0)
+}
+
+// TestEmptyContinuationFloodIsBounded: a client that starts a message and
+// then sends empty continuation frames for ever (the library reads them
+// without returning anything to us) is closed once the message has taken
+// MessageTimeout, although no idle timeout is set.
+func TestEmptyContinuationFloodIsBounded(t *testing.T) {
+	const messageTimeout = 300 * time.Millisecond
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{MessageTimeout: messageTimeout, CloseTimeout: 200 * time.Millisecond, Observers: []fiberws.Observer{obs}},
+		fiberws.WebSocket("/echo", echo))
+	c := h.Dial(t, "/echo")
+	nc := c.Conn().NetConn()
+	batch := bytes.Repeat(frameHeader(0x0, false, 0), 4096)
+	start := time.Now()
+	flooding := make(chan struct{})
+	go func() {
+		defer close(flooding)
+		_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := nc.Write(frameHeader(0x1, false, 0)); err != nil {
+			return
+		}
+		for time.Since(start) < 10*time.Second {
+			if _, err := nc.Write(batch); err != nil {
+				return // the server dropped us
+			}
+		}
+	}()
+	s := obs.next(t)
+	elapsed := time.Since(start)
+	<-flooding
+	t.Logf("closed after %v: %d %q", elapsed.Round(time.Millisecond), s.CloseCode, s.CloseReason)
+	if s.CloseCode != fiberws.ClosePolicyViolation || s.CloseReason != fiberws.ReasonMessageTimeout {
+		t.Fatalf("summary %d %q, want 1008 %q", s.CloseCode, s.CloseReason, fiberws.ReasonMessageTimeout)
+	}
+}
+
+// TestPartialMessagesHoldTheBudget: clients that each send all but the
+// last byte of a 1 MiB frame and stall hold at most the Server's
+// partial-message budget between them: past it, the connections holding
+// most are closed with 1013, and the live heap does not grow by a
+// read limit per client.
+func TestPartialMessagesHoldTheBudget(t *testing.T) {
+	const (
+		clients = 20
+		size    = 1 << 20
+		budget  = 4 << 20
+	)
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{PartialMessageBudget: budget, MessageTimeout: time.Minute, Observers: []fiberws.Observer{obs}},
+		fiberws.WebSocket("/echo", echo))
+	payload := make([]byte, size-1)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range clients {
+		c := h.Dial(t, "/echo")
+		nc := c.Conn().NetConn()
+		_ = nc.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+		if _, err := nc.Write(frameHeader(0x2, true, size)); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		if _, err := nc.Write(payload); err != nil && !isReset(err) {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	busy := 0
+	for busy < clients-budget/size {
+		s := obs.next(t)
+		if s.CloseCode != fiberws.CloseTryAgainLater || s.CloseReason != fiberws.ReasonServerBusy {
+			t.Fatalf("summary %d %q, want 1013 %q", s.CloseCode, s.CloseReason, fiberws.ReasonServerBusy)
+		}
+		busy++
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%d of %d closed 1013; live heap grew by %d KiB (budget %d KiB)", busy, clients, grew>>10, budget>>10)
+	if grew > 2*budget {
+		t.Fatalf("live heap grew by %d KiB with a %d KiB budget", grew>>10, budget>>10)
+	}
+}
+
+// isReset reports a write error of a client the server has already
+// dropped.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

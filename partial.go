@@ -1,0 +1,159 @@
+package fiberws
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/internal/drain"
+)
+
+// Messages still arriving, the time and the memory they may take:
+//
+//   - time: a message must be complete within Config.MessageTimeout of its
+//     first frame, whatever IdleTimeout says; one sweeper goroutine per
+//     Server (running while it has connections) closes the connections
+//     whose message is late with 1008 "message timeout". It also bounds a
+//     message made of endless empty continuation frames, which the library
+//     reads without ever returning one to us;
+//   - memory: growing a message buffer past msgBufMaxPooled takes from a
+//     budget shared by the Server's connections
+//     (Config.PartialMessageBudget). When it runs out, the connections
+//     holding most are closed with 1013 "server busy" (the one asking, if
+//     it would hold most itself), so a thousand clients that each send
+//     all but the last byte of a large frame hold the budget, not a
+//     thousand times the read limit.
+
+// ReasonMessageTimeout and ReasonServerBusy are the close reasons of a
+// message not complete within Config.MessageTimeout (1008) and of a
+// connection closed to keep the partial-message budget (1013).
+const (
+	ReasonMessageTimeout = "message timeout"
+	ReasonServerBusy     = "server busy"
+)
+
+var errPartialBudget = errors.New("fiberws: partial-message budget exhausted")
+
+// partialBudget is the bytes the Server's messages still arriving may hold
+// beyond their first msgBufMaxPooled.
+type partialBudget struct {
+	limit   int64
+	mu      sync.Mutex
+	total   int64
+	holders map[*Session]int64
+}
+
+// take reserves n more bytes for s. Over the budget, it closes the
+// largest holders until n fits, or refuses when s would hold most itself.
+func (b *partialBudget) take(s *Session, n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.total+n > b.limit {
+		var victim *Session
+		var most int64
+		for h, held := range b.holders {
+			if h != s && held > most {
+				victim, most = h, held
+			}
+		}
+		if victim == nil || most <= b.holders[s]+n {
+			return false
+		}
+		// The victim's memory goes when its reader stops; it no longer
+		// counts from now, so one eviction frees room at once.
+		b.total -= most
+		delete(b.holders, victim)
+		go victim.closeWith(CloseTryAgainLater, ReasonServerBusy, hooks.ByServer, errPartialBudget)
+	}
+	b.total += n
+	b.holders[s] += n
+	return true
+}
+
+// give returns what s holds, once its message is complete or abandoned.
+func (b *partialBudget) give(s *Session) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if held, ok := b.holders[s]; ok { // not if it was evicted
+		b.total -= held
+		delete(b.holders, s)
+	}
+}
+
+// growMessage is the msgBuf grow func of the reader: it doubles the
+// buffer, within the read limit, taking from the partial-message budget
+// what goes past msgBufMaxPooled.
+func (s *Session) growMessage(m *msgBuf) error {
+	c := max(2*cap(m.b), msgBufInitial)
+	if limit := int(s.route.readLimit) + 1; c > limit {
+		c = max(limit, cap(m.b)+1)
+	}
+	if c > msgBufMaxPooled {
+		n := int64(c - max(cap(m.b), msgBufMaxPooled))
+		if !s.route.srv.partial.take(s, n) {
+			return errPartialBudget
+		}
+		s.partialHeld = true
+	}
+	m.growTo(c)
+	return nil
+}
+
+// messageDone returns what the message read took from the budget.
+func (s *Session) messageDone() {
+	s.msgSince.Store(0)
+	if s.partialHeld {
+		s.partialHeld = false
+		s.route.srv.partial.give(s)
+	}
+}
+
+// sweeper closes, once per tick, the connections whose message has been
+// arriving for longer than the message timeout, and keeps the coarse
+// clock readers stamp messages with. It runs while the Server has
+// connections (track and untrack start and stop it).
+type sweeper struct {
+	stop chan struct{}
+}
+
+// sweepTick is how often the sweeper looks: a quarter of the timeout,
+// within 10ms and 1s.
+func sweepTick(timeout time.Duration) time.Duration {
+	return min(max(timeout/4, 10*time.Millisecond), time.Second)
+}
+
+func (srv *Server) startSweeper() *sweeper {
+	sw := &sweeper{stop: make(chan struct{})}
+	srv.clock.Store(time.Now().UnixNano())
+	go srv.sweep(sw.stop)
+	return sw
+}
+
+func (srv *Server) sweep(stop chan struct{}) {
+	ticker := time.NewTicker(sweepTick(srv.cfg.MessageTimeout))
+	defer ticker.Stop()
+	var late []*Session
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-ticker.C:
+			t := now.UnixNano()
+			srv.clock.Store(t)
+			late = late[:0]
+			srv.mu.Lock()
+			for s := range srv.conns {
+				since := s.msgSince.Load()
+				if since != 0 && t-since > int64(s.route.messageTimeout) && s.state.Load() == stateOpen {
+					late = append(late, s)
+				}
+			}
+			srv.mu.Unlock()
+			drain.Start(slices.Clone(late), time.Millisecond, func(s *Session) {
+				_ = s.closeWith(ClosePolicyViolation, ReasonMessageTimeout, hooks.ByTimeout, nil)
+			}, nil)
+		}
+	}
+}

@@ -122,14 +122,14 @@ type Config struct {
 
 // ConfigDefault is the configuration used for every zero field of Config.
 var ConfigDefault = Config{
-	ReadLimit:        1 << 20,
-	WriteTimeout:     10 * time.Second,
-	HandshakeTimeout: 10 * time.Second,
-	CloseTimeout:     2 * time.Second,
-	QueueSize:        16,
-	QueueBytes:       1 << 20,
-	ReadBufferSize:   1024,
-	WriteBufferSize:  1024,
+	ReadLimit:            1 << 20,
+	WriteTimeout:         10 * time.Second,
+	HandshakeTimeout:     10 * time.Second,
+	CloseTimeout:         2 * time.Second,
+	QueueSize:            16,
+	QueueBytes:           1 << 20,
+	ReadBufferSize:       1024,
+	WriteBufferSize:      1024,
 	ShutdownTimeout:      5 * time.Second,
 	MaxConnections:       10000,
 	MessageTimeout:       10 * time.Second,

@@ -23,7 +23,7 @@ type mountedRoute struct {
 	// messageTimeout is Config.MessageTimeout or the route's own (0: off).
 	messageTimeout time.Duration
 	keepalive      *keepalive
-	limits    *mountedLimits
+	limits         *mountedLimits
 
 	observers  []Observer
 	middleware []fiber.Handler

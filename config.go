@@ -100,7 +100,7 @@ type Config struct {
 	// together may hold in messages still arriving, beyond 16 KiB each.
 	// When a growing message would exceed it, the connections holding most
 	// are closed with 1013 "server busy" (the one growing, if it would hold
-	// most itself). Default 64 MiB.
+	// most itself). Default 32 MiB.
 	PartialMessageBudget int64
 	// ShutdownTimeout bounds the graceful shutdown that runs when the Fiber
 	// app a Server is registered on shuts down, counted from when the app's
@@ -133,7 +133,7 @@ var ConfigDefault = Config{
 	ShutdownTimeout:      5 * time.Second,
 	MaxConnections:       10000,
 	MessageTimeout:       10 * time.Second,
-	PartialMessageBudget: 64 << 20,
+	PartialMessageBudget: 32 << 20,
 }
 
 func configDefault(config ...Config) Config {

@@ -76,6 +76,7 @@ func (srv *Server) Register(router fiber.Router, controllers ...Controller) erro
 	}
 	if app, ok := router.(*fiber.App); ok {
 		srv.shutdownOnAppShutdown(app)
+		srv.checkFileLimit(app.Config().Concurrency)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ require (
 	github.com/klauspost/compress v1.17.9
 	github.com/valyala/fasthttp v1.52.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.28.0
 	golang.org/x/time v0.9.0
 )
 
@@ -24,5 +25,4 @@ require (
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/tcplisten v1.0.0 // indirect
 	golang.org/x/net v0.33.0 // indirect
-	golang.org/x/sys v0.28.0 // indirect
 )

@@ -182,9 +182,10 @@ func TestEmptyContinuationFloodIsBounded(t *testing.T) {
 
 // TestPartialMessagesHoldTheBudget: clients that each send all but the
 // last byte of a 1 MiB frame and stall hold at most the Server's
-// partial-message budget between them: past it, the connections holding
-// most are closed with 1013, and the live heap does not grow by a
-// read limit per client.
+// partial-message budget between them: past it, the connections asking
+// for more are closed with 1013, and the live heap does not grow by a
+// read limit per client. A message that arrives at a normal pace later
+// still gets through, by closing a holder that has stalled.
 func TestPartialMessagesHoldTheBudget(t *testing.T) {
 	const (
 		clients = 20
@@ -224,6 +225,19 @@ func TestPartialMessagesHoldTheBudget(t *testing.T) {
 	t.Logf("%d of %d closed 1013; live heap grew by %d KiB (budget %d KiB)", busy, clients, grew>>10, budget>>10)
 	if grew > 2*budget {
 		t.Fatalf("live heap grew by %d KiB with a %d KiB budget", grew>>10, budget>>10)
+	}
+
+	// The stalled messages have been arriving for over a second: a
+	// message that arrives at a normal pace makes room by closing one.
+	time.Sleep(1500 * time.Millisecond)
+	c := h.Dial(t, "/echo")
+	big := strings.Repeat("b", 512<<10)
+	c.SendText(big)
+	if got := c.ReadText(); got != "echo "+big {
+		t.Fatalf("the prompt message got a %d-byte reply", len(got))
+	}
+	if s := obs.next(t); s.CloseCode != fiberws.CloseTryAgainLater {
+		t.Fatalf("the room was made by closing %d %q, want a stalled holder closed 1013", s.CloseCode, s.CloseReason)
 	}
 }
 

@@ -3,11 +3,13 @@ package fiberws
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/internal/rlimit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/klauspost/compress/flate"
 	"golang.org/x/time/rate"
@@ -318,4 +320,28 @@ func (s *Session) rejectMessage(err error) bool {
 		return false
 	}
 	return true
+}
+
+// fileLimitReserve is what a process needs beyond its connections: its
+// listener, log files, the runtime's own descriptors.
+const fileLimitReserve = 64
+
+// checkFileLimit warns, once per Server, when the connections it may hold
+// (MaxConnections) plus those Fiber may serve before their upgrade
+// (concurrency, fiber.Config.Concurrency) exceed the process's open-files
+// limit: a flood of connections could then take every descriptor, and
+// fasthttp stops accepting on the first EMFILE (package listener helps).
+func (srv *Server) checkFileLimit(concurrency int) {
+	limit, ok := rlimit.OpenFiles()
+	if !ok || !srv.fileLimitChecked.CompareAndSwap(false, true) {
+		return
+	}
+	if concurrency <= 0 {
+		concurrency = fiber.DefaultConcurrency
+	}
+	conns := srv.cfg.MaxConnections
+	if conns < 0 || uint64(conns+concurrency+fileLimitReserve) > limit {
+		srv.logger().Warn("fiberws: MaxConnections plus Fiber's Concurrency exceed the open-files limit: a connection flood can take every file descriptor; lower them, or raise the limit (see SECURITY.md)",
+			slog.Int("max_connections", conns), slog.Int("fiber_concurrency", concurrency), slog.Uint64("open_files_limit", limit))
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/internal/rlimit"
+	"github.com/gofiber/fiber/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -35,7 +37,7 @@ func TestLimitsDefaults(t *testing.T) {
 		"MaxConnections":       10000,            // 10,000
 		"MaxConnectionsPerIP":  0,                // off
 		"MessageTimeout":       10 * time.Second, // 10 s
-		"PartialMessageBudget": int64(64 << 20),  // 64 MiB
+		"PartialMessageBudget": int64(32 << 20),  // 32 MiB
 		"MessageRate":          rate.Limit(0),    // off
 		"MessageBurst":         0,                // off with the rate
 		"IdleTimeout":          time.Duration(0), // off
@@ -381,4 +383,27 @@ func TestHandshakeTimeoutDoesNotLeak(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	client.CloseIdleConnections()
+}
+
+// TestFileLimitWarning: registering on an app whose Fiber Concurrency plus
+// the Server's MaxConnections can take more descriptors than the process
+// may open logs a warning; caps well within the limit log none.
+func TestFileLimitWarning(t *testing.T) {
+	if _, ok := rlimit.OpenFiles(); !ok {
+		t.Skip("no open-files limit on this system")
+	}
+	for _, tc := range []struct {
+		maxConns, concurrency int
+		warn                  bool
+	}{{-1, 10, true}, {10, 10, false}} {
+		logger, log := fiberwstest.NewLog(t)
+		app := fiber.New(fiber.Config{DisableStartupMessage: true, Concurrency: tc.concurrency})
+		ws := fiberws.New(fiberws.Config{Logger: logger, MaxConnections: tc.maxConns})
+		if err := ws.Register(app, ctrl{routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(log.String(), "open-files limit"); got != tc.warn {
+			t.Errorf("MaxConnections %d, Concurrency %d: warned %v, want %v; log:\n%s", tc.maxConns, tc.concurrency, got, tc.warn, log)
+		}
+	}
 }

@@ -21,10 +21,12 @@ import (
 //   - memory: growing a message buffer past msgBufMaxPooled takes from a
 //     budget shared by the Server's connections
 //     (Config.PartialMessageBudget). When it runs out, the connections
-//     holding most are closed with 1013 "server busy" (the one asking, if
-//     it would hold most itself), so a thousand clients that each send
-//     all but the last byte of a large frame hold the budget, not a
-//     thousand times the read limit.
+//     holding most among those whose message has been arriving for over a
+//     second (staleAfter) are closed with 1013 "server busy", to make room;
+//     without such a one the connection asking is closed instead. So a
+//     thousand clients that each send all but the last byte of a large
+//     frame hold the budget, not a thousand times the read limit, and a
+//     message that arrives at a normal pace still gets through them.
 
 // ReasonMessageTimeout and ReasonServerBusy are the close reasons of a
 // message not complete within Config.MessageTimeout (1008) and of a
@@ -36,6 +38,10 @@ const (
 
 var errPartialBudget = errors.New("fiberws: partial-message budget exhausted")
 
+// staleAfter is how long a message must have been arriving before its
+// connection may be closed to make room in the partial-message budget.
+const staleAfter = time.Second
+
 // partialBudget is the bytes the Server's messages still arriving may hold
 // beyond their first msgBufMaxPooled.
 type partialBudget struct {
@@ -45,20 +51,21 @@ type partialBudget struct {
 	holders map[*Session]int64
 }
 
-// take reserves n more bytes for s. Over the budget, it closes the
-// largest holders until n fits, or refuses when s would hold most itself.
-func (b *partialBudget) take(s *Session, n int64) bool {
+// take reserves n more bytes for s, whose message began at since (coarse
+// UnixNano; now is the coarse clock). Over the budget, it closes the
+// largest stale holders until n fits, and refuses when none is left.
+func (b *partialBudget) take(s *Session, n, now int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for b.total+n > b.limit {
 		var victim *Session
 		var most int64
 		for h, held := range b.holders {
-			if h != s && held > most {
+			if since := h.msgSince.Load(); h != s && held > most && since != 0 && now-since > int64(staleAfter) {
 				victim, most = h, held
 			}
 		}
-		if victim == nil || most <= b.holders[s]+n {
+		if victim == nil {
 			return false
 		}
 		// The victim's memory goes when its reader stops; it no longer
@@ -91,8 +98,13 @@ func (s *Session) growMessage(m *msgBuf) error {
 		c = max(limit, cap(m.b)+1)
 	}
 	if c > msgBufMaxPooled {
+		if s.state.Load() != stateOpen {
+			// Closing (evicted, or late): the rest of the message is not
+			// worth memory; the reader discards it.
+			return errPartialBudget
+		}
 		n := int64(c - max(cap(m.b), msgBufMaxPooled))
-		if !s.route.srv.partial.take(s, n) {
+		if !s.route.srv.partial.take(s, n, s.route.srv.clock.Load()) {
 			return errPartialBudget
 		}
 		s.partialHeld = true

@@ -61,6 +61,7 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		// send-only worker: an idle connection needs none of them.
 	}
 	ws.SetReadLimit(mr.readLimit)
+	bindUnacked(s.tcp, mr.srv.cfg.WriteTimeout)
 	admitted := mr.enter(req.ip)
 	if !mr.srv.track(s) {
 		_ = s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)

@@ -41,6 +41,8 @@ type Server struct {
 	partial partialBudget
 	clock   atomic.Int64
 	sweeper *sweeper
+	// fileLimitChecked is set once checkFileLimit has run (limits.go).
+	fileLimitChecked atomic.Bool
 	// shutdownStart is when shutdown began (guarded by mu); watched holds
 	// the done channels of the fasthttp servers watchShutdown watches,
 	// watching the last one, to skip the lock on every upgrade.

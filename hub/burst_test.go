@@ -419,3 +419,65 @@ func TestReplayWithSendKicksNobody(t *testing.T) {
 	}
 	notClosed(t, s, "a")
 }
+
+// TestStuckReceiversDroppedWithinWriteTimeout: members that never read, in
+// a room that gets a 4 KB message every 50 ms, are dropped a write timeout
+// after their receive window closed, not once the server's kernel send
+// buffer (megabytes on Linux) has filled too. Linux only: elsewhere the
+// write timeout alone finds them, once a write blocks.
+func TestStuckReceiversDroppedWithinWriteTimeout(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("TCP_USER_TIMEOUT is Linux's")
+	}
+	const writeTimeout = time.Second
+	s := start(t, hub.Config{}, fiberws.Config{WriteTimeout: writeTimeout})
+	reader := quickReaders(t, s, 1)["reader0"]
+	for i := range 3 {
+		s.srv.Dial(t, fmt.Sprintf("/rooms/r/stuck%d", i)) // never read
+	}
+	waitMembers(t, s.h, "r", 4)
+	msg := strings.Repeat("m", 4000)
+	start := time.Now()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = hub.Broadcast(ctx, s.h, "r", msg)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	go func() { // the reader keeps up
+		for {
+			if _, _, err := reader.Read(); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := start.Add(20 * time.Second)
+	for i := range 3 {
+		who := fmt.Sprintf("stuck%d", i)
+		for {
+			if _, ok := s.obs.find(who); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still connected %v after the sends started", who, time.Since(start).Round(time.Millisecond))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	elapsed := time.Since(start)
+	t.Logf("stuck receivers dropped %v after the sends started", elapsed.Round(time.Millisecond))
+	if elapsed > 8*writeTimeout {
+		t.Fatalf("stuck receivers dropped %v after the sends started, write timeout %v", elapsed, writeTimeout)
+	}
+	notClosed(t, s, "reader0")
+}

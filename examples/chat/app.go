@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/hooks"
@@ -16,19 +17,48 @@ import (
 //go:embed static
 var static embed.FS
 
+// options are the chat's settings: its flags, and the logger.
+type options struct {
+	logger *slog.Logger
+	// readTimeout bounds how long a request (the WebSocket upgrade
+	// included) may take to arrive: connections that send nothing, or a
+	// byte at a time, are closed after it.
+	readTimeout time.Duration
+	// maxPerIP caps the chat connections of one client address.
+	maxPerIP int
+}
+
+// defaultOptions are the flags' defaults.
+var defaultOptions = options{readTimeout: 10 * time.Second, maxPerIP: 50}
+
 // newApp builds the whole program: the page, the join check and the chat
 // route, with a hub for the rooms. The caller closes the hub after the app
 // has shut down.
-func newApp(logger *slog.Logger) (*fiber.App, *hub.Hub, error) {
-	app := fiber.New(fiber.Config{DisableStartupMessage: true, AppName: "fiberws chat"})
+func newApp(opts options) (*fiber.App, *hub.Hub, error) {
+	// The production setup of SECURITY.md ("Set these in Fiber too"): a
+	// request must arrive within ReadTimeout, an idle keep-alive
+	// connection is closed after IdleTimeout, and at most Concurrency
+	// connections are served before their upgrade, so that they and the
+	// WebSocket connections (MaxConnections) stay below the open-files
+	// limit. main also wraps the listener (package listener), so that
+	// running out of descriptors anyway does not stop the server.
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		AppName:               "fiberws chat",
+		ReadTimeout:           opts.readTimeout,
+		IdleTimeout:           time.Minute,
+		Concurrency:           4096,
+	})
 	rooms := hub.New()
 	chat := NewChat(rooms)
 
 	// App-scope lifecycle: one log line per connection (route, duration,
 	// close code, messages and bytes each way) and per rejected request.
 	ws := fiberws.New(fiberws.Config{
-		Logger:    logger,
-		Observers: []fiberws.Observer{hooks.SlogObserver(logger)},
+		Logger:              opts.logger,
+		Observers:           []fiberws.Observer{hooks.SlogObserver(opts.logger)},
+		MaxConnections:      10000,
+		MaxConnectionsPerIP: opts.maxPerIP,
 	})
 	if err := ws.Register(app, chat); err != nil {
 		return nil, nil, err

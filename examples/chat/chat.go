@@ -30,12 +30,14 @@ type Incoming struct {
 	Text string `json:"text"`
 }
 
-// Event is everything the server sends, as JSON:
+// Event is everything the server sends, as JSON. Only the welcome carries
+// the member list; join and leave are deltas (a room of N members costs N
+// small events per join, not N lists of N names):
 //
 //	{"type":"welcome","room":"lobby","you":"ann","members":["ann","bob"],"history":[…]}
 //	{"type":"message","room":"lobby","from":"bob","text":"hi","at":"…"}
-//	{"type":"join","room":"lobby","from":"cy","members":["ann","bob","cy"],"at":"…"}
-//	{"type":"leave","room":"lobby","from":"cy","members":["ann","bob"],"at":"…"}
+//	{"type":"join","room":"lobby","from":"cy","at":"…"}
+//	{"type":"leave","room":"lobby","from":"cy","at":"…"}
 type Event struct {
 	Type    string    `json:"type"`
 	Room    string    `json:"room"`
@@ -128,8 +130,11 @@ func (c *Chat) checkJoin(room, name string) *fiber.Error {
 		return fiber.NewError(fiber.StatusBadRequest, "room: 1 to 32 letters, digits, - or _")
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > MaxName || strings.ContainsFunc(name, unicode.IsControl) {
-		return fiber.NewError(fiber.StatusBadRequest, "name: 1 to 24 characters")
+	// Valid UTF-8 only, without control or format characters: invalid
+	// bytes would show as replacement characters and bidi overrides
+	// reorder what follows, so two different names could look the same.
+	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxName || strings.ContainsFunc(name, invisible) {
+		return fiber.NewError(fiber.StatusBadRequest, "name: 1 to 24 visible characters")
 	}
 	c.mu.Lock()
 	r := c.rooms[room]
@@ -146,6 +151,10 @@ func (c *Chat) checkJoin(room, name string) *fiber.Error {
 	}
 	return nil
 }
+
+// invisible reports the characters a name must not contain: controls and
+// format characters (bidi overrides, zero-width joiners…).
+func invisible(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }
 
 // handle runs once on connect (msg == nil) and then for every message.
 func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Incoming) (*Event, error) {
@@ -181,14 +190,13 @@ func (c *Chat) join(ctx context.Context, s fiberws.Receiver, room, name string) 
 	// one before the hub's own leave.
 	s.Cleanup(func() { c.leave(s, room, name) })
 	now := time.Now().UTC()
-	members := r.memberNames()
 	// Queued through the hub, not sent directly, so the welcome comes
 	// before any room event published after this join.
-	welcome := Event{Type: "welcome", Room: room, You: name, Members: members, History: slices.Clone(r.history), At: now}
+	welcome := Event{Type: "welcome", Room: room, You: name, Members: r.memberNames(), History: slices.Clone(r.history), At: now}
 	if err := hub.Send(ctx, c.hub, s, welcome); err != nil {
 		return err
 	}
-	return hub.Broadcast(ctx, c.hub, room, Event{Type: "join", Room: room, From: name, Members: members, At: now}, s)
+	return hub.Broadcast(ctx, c.hub, room, Event{Type: "join", Room: room, From: name, At: now}, s)
 }
 
 // leave runs as the connection's cleanup: its context is done, so the
@@ -202,7 +210,7 @@ func (c *Chat) leave(s fiberws.Receiver, room, name string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
-	_ = hub.Broadcast(ctx, c.hub, room, Event{Type: "leave", Room: room, From: name, Members: r.memberNames(), At: time.Now().UTC()}, s)
+	_ = hub.Broadcast(ctx, c.hub, room, Event{Type: "leave", Room: room, From: name, At: time.Now().UTC()}, s)
 }
 
 // dropIfEmpty forgets a room without members; call with r.mu held.

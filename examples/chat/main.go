@@ -1,7 +1,7 @@
 // Command chat is fiberws's main example: a browser chat with rooms.
 //
 //	go run ./examples/chat            # then open http://localhost:8080
-//	go run ./examples/chat -addr 127.0.0.1:9000
+//	go run ./examples/chat -addr 127.0.0.1:9000 -read-timeout 10s -max-per-ip 50
 //
 // Pick a name and a room, see who is there, and chat live; every tab in
 // the same room sees each message at once. One Go process serves the page
@@ -22,22 +22,28 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/fiberws/fiberws/listener"
 )
 
 func main() {
+	opts := defaultOptions
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
+	flag.DurationVar(&opts.readTimeout, "read-timeout", opts.readTimeout, "how long a request (the upgrade included) may take to arrive")
+	flag.IntVar(&opts.maxPerIP, "max-per-ip", opts.maxPerIP, "chat connections allowed from one client address (0: no cap)")
 	flag.Parse()
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	app, rooms, err := newApp(logger)
+	opts.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	app, rooms, err := newApp(opts)
 	if err != nil {
-		logger.Error("setup", "error", err)
+		opts.logger.Error("setup", "error", err)
 		os.Exit(1)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		logger.Error("listen", "error", err)
+		opts.logger.Error("listen", "error", err)
 		os.Exit(1)
 	}
 	fmt.Printf("fiberws chat: open %s in a browser (Ctrl+C to stop)\n", pageURL(ln.Addr()))
@@ -47,10 +53,12 @@ func main() {
 		signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 		<-stop
 		// Shutting the app down also closes every WebSocket with 1001.
-		_ = app.Shutdown()
+		_ = app.ShutdownWithTimeout(10 * time.Second)
 	}()
-	if err := app.Listener(ln); err != nil {
-		logger.Error("serve", "error", err)
+	// listener.New keeps accepting when a flood of connections takes every
+	// file descriptor for a moment (fasthttp alone would stop serving).
+	if err := app.Listener(listener.New(ln, listener.Config{Logger: opts.logger})); err != nil {
+		opts.logger.Error("serve", "error", err)
 		os.Exit(1)
 	}
 	_ = rooms.Close()

@@ -38,7 +38,15 @@ func newTour(opts options) (*tour, error) {
 		opts.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	t := &tour{
-		app:           fiber.New(fiber.Config{DisableStartupMessage: true}),
+		// SECURITY.md's production setup: a request (the upgrade included)
+		// must arrive within ReadTimeout, and at most Concurrency
+		// connections are served before their upgrade.
+		app: fiber.New(fiber.Config{
+			DisableStartupMessage: true,
+			ReadTimeout:           10 * time.Second,
+			IdleTimeout:           time.Minute,
+			Concurrency:           4096,
+		}),
 		chat:          hub.New(),
 		notifications: newNotificationService(opts.notifyEvery),
 		resources:     &resourceService{},

@@ -14,10 +14,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/fiberws/fiberws/listener"
 )
 
 func main() {
@@ -55,6 +58,13 @@ func run(addr string, opts options) error {
 		_ = app.ShutdownWithTimeout(10 * time.Second)
 	}()
 
-	opts.logger.Info("tour listening", "addr", "ws://"+addr, "try", "ws://"+addr+"/chat/messages")
-	return app.Listen(addr)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	at := ln.Addr().String()
+	opts.logger.Info("tour listening", "addr", "ws://"+at, "try", "ws://"+at+"/chat/messages")
+	// listener.New keeps accepting through a moment without file
+	// descriptors, where fasthttp alone would stop serving.
+	return app.Listener(listener.New(ln, listener.Config{Logger: opts.logger}))
 }

@@ -71,7 +71,8 @@ function handle(ev) {
       $("#messages").replaceChildren();
       (ev.history || []).forEach(message);
       system(`you joined #${ev.room}`);
-      members(ev.members);
+      roster = (ev.members || []).slice();
+      members();
       setStatus(true, "connected");
       $("#join-view").hidden = true;
       $("#chat-view").hidden = false;
@@ -80,13 +81,15 @@ function handle(ev) {
     case "message":
       message(ev);
       break;
-    case "join":
+    case "join": // a delta: the full list comes only with the welcome
       system(`${ev.from} joined`);
-      members(ev.members);
+      if (!roster.includes(ev.from)) roster.push(ev.from);
+      members();
       break;
     case "leave":
       system(`${ev.from} left`);
-      members(ev.members);
+      roster = roster.filter((n) => n !== ev.from);
+      members();
       break;
   }
 }
@@ -103,8 +106,12 @@ function system(text) {
   append(el("li", "system", text));
 }
 
-function members(names) {
-  const list = names || [];
+// roster is the room's member list: from the welcome, then kept up to
+// date by the join and leave events.
+let roster = [];
+
+function members() {
+  const list = roster.slice().sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
   $("#count").textContent = list.length;
   $("#members").replaceChildren(...list.map((n) => {
     const li = el("li", "member");

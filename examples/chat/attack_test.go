@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws/internal/attack"
+	"github.com/fiberws/fiberws/internal/testproc"
+)
+
+// The attacks that take a whole server down, run against the chat program
+// itself (built and started as a separate process).
+
+// joinProbe joins the chat as a new client and waits for its welcome.
+func joinProbe(ctx context.Context, addr, name string) error {
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	c, _, err := d.DialContext(ctx, "ws://"+addr+"/ws/lobby?name="+name, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ev Event
+	if err := c.ReadJSON(&ev); err != nil {
+		return err
+	}
+	if ev.Type != "welcome" {
+		return &websocket.CloseError{Code: 0, Text: "first event " + ev.Type}
+	}
+	return nil
+}
+
+// TestSurvivesFileDescriptorExhaustion: under a limit of 1,024 open
+// files, 1,500 connections that send nothing take every descriptor the
+// chat has; it must keep running (fasthttp alone stops accepting on the
+// first EMFILE) and serve a new client once they are gone.
+func TestSurvivesFileDescriptorExhaustion(t *testing.T) {
+	bin := testproc.Build(t, ".")
+	p := testproc.Start(t, bin, testproc.Options{NoFile: 1024}, "-addr", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := attack.Silent(ctx, attack.Config{Addr: p.Addr, N: 1500, Hold: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("silent: %s", res)
+	if !p.Alive() {
+		t.Fatalf("the chat exited under the flood:\n%s", p.Output())
+	}
+	if res.Open < 1024 {
+		t.Fatalf("only %d of 1,500 silent connections were held: the limit was not reached", res.Open)
+	}
+	// They are gone now (Silent closed them): a new client is served.
+	var last error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if last = joinProbe(ctx, p.Addr, "probe"); last == nil {
+			return
+		}
+	}
+	t.Fatalf("no new client served after the flood: %v", last)
+}
+
+// TestSlowlorisIsClosed: upgrade requests sent a byte every 200ms never
+// finish within the chat's read timeout (1s here, -read-timeout), so the
+// server closes them instead of holding them for as long as the client
+// likes; meanwhile it serves others.
+func TestSlowlorisIsClosed(t *testing.T) {
+	const n = 200
+	bin := testproc.Build(t, ".")
+	p := testproc.Start(t, bin, testproc.Options{}, "-addr", "127.0.0.1:0", "-read-timeout", "1s")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan attack.Result, 1)
+	go func() {
+		res, err := attack.Slowloris(ctx, attack.Config{Addr: p.Addr, Path: "/ws/lobby?name=slow", N: n, Every: 200 * time.Millisecond, Hold: 4 * time.Second})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if err := joinProbe(ctx, p.Addr, "probe"); err != nil {
+		t.Fatalf("a client during the attack: %v", err)
+	}
+	res := <-done
+	t.Logf("slowloris: %s", res)
+	if res.Closed < n {
+		t.Fatalf("the server closed %d of %d slowloris connections within 4s (read timeout 1s)", res.Closed, n)
+	}
+}
+
+// TestJoinStormCostsLinearBytes: 300 clients join one room one after the
+// other. Join events are deltas, so the first member receives about one
+// small event per join (the member list comes only with each newcomer's
+// welcome); with the list in every join it would receive O(N²) bytes.
+func TestJoinStormCostsLinearBytes(t *testing.T) {
+	const n = 300
+	opts := defaultOptions
+	opts.maxPerIP = 0 // the storm comes from one address
+	srv := serveOpts(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := attack.JoinStorm(ctx, attack.Config{Addr: srv.Addr, Path: "/ws/lobby?name=u{i}", N: n, Hold: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("joinstorm: %s", res)
+	if res.Upgraded != n {
+		t.Fatalf("%d of %d joined", res.Upgraded, n)
+	}
+	if perJoin := res.FirstClientBytes / n; perJoin > 150 {
+		t.Fatalf("the first member received %d bytes per join (%d in all): join events carry more than a delta", perJoin, res.FirstClientBytes)
+	}
+}
+
+// TestConnectionsPerAddressCapped: the chat caps the connections of one
+// client address (-max-per-ip); a client over it gets 429, before the
+// upgrade.
+func TestConnectionsPerAddressCapped(t *testing.T) {
+	opts := defaultOptions
+	opts.maxPerIP = 3
+	srv := serveOpts(t, opts)
+	for i := range 3 {
+		join(t, srv, "lobby", fmt.Sprintf("u%d", i))
+	}
+	_, resp, err := srv.TryDial("/ws/lobby?name=u3")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("4th connection from one address: %v (response %v), want HTTP 429", err, resp)
+	}
+}

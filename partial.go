@@ -2,22 +2,20 @@ package fiberws
 
 import (
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/fiberws/fiberws/hooks"
-	"github.com/fiberws/fiberws/internal/drain"
 )
 
 // Messages still arriving, the time and the memory they may take:
 //
 //   - time: a message must be complete within Config.MessageTimeout of its
-//     first frame, whatever IdleTimeout says; one sweeper goroutine per
-//     Server (running while it has connections) closes the connections
-//     whose message is late with 1008 "message timeout". It also bounds a
-//     message made of endless empty continuation frames, which the library
-//     reads without ever returning one to us;
+//     first frame, whatever IdleTimeout says; the Server's sweeper
+//     (sweep.go) closes the connections whose message is late with 1008
+//     "message timeout". It also bounds a message made of endless empty
+//     continuation frames, which the library reads without ever returning
+//     one to us;
 //   - memory: growing a message buffer past msgBufMaxPooled takes from a
 //     budget shared by the Server's connections
 //     (Config.PartialMessageBudget). When it runs out, the connections
@@ -119,53 +117,5 @@ func (s *Session) messageDone() {
 	if s.partialHeld {
 		s.partialHeld = false
 		s.route.srv.partial.give(s)
-	}
-}
-
-// sweeper closes, once per tick, the connections whose message has been
-// arriving for longer than the message timeout, and keeps the coarse
-// clock readers stamp messages with. It runs while the Server has
-// connections (track and untrack start and stop it).
-type sweeper struct {
-	stop chan struct{}
-}
-
-// sweepTick is how often the sweeper looks: a quarter of the timeout,
-// within 10ms and 1s.
-func sweepTick(timeout time.Duration) time.Duration {
-	return min(max(timeout/4, 10*time.Millisecond), time.Second)
-}
-
-func (srv *Server) startSweeper() *sweeper {
-	sw := &sweeper{stop: make(chan struct{})}
-	srv.clock.Store(time.Now().UnixNano())
-	go srv.sweep(sw.stop)
-	return sw
-}
-
-func (srv *Server) sweep(stop chan struct{}) {
-	ticker := time.NewTicker(sweepTick(srv.cfg.MessageTimeout))
-	defer ticker.Stop()
-	var late []*Session
-	for {
-		select {
-		case <-stop:
-			return
-		case now := <-ticker.C:
-			t := now.UnixNano()
-			srv.clock.Store(t)
-			late = late[:0]
-			srv.mu.Lock()
-			for s := range srv.conns {
-				since := s.msgSince.Load()
-				if since != 0 && t-since > int64(s.route.messageTimeout) && s.state.Load() == stateOpen {
-					late = append(late, s)
-				}
-			}
-			srv.mu.Unlock()
-			drain.Start(slices.Clone(late), time.Millisecond, func(s *Session) {
-				_ = s.closeWith(ClosePolicyViolation, ReasonMessageTimeout, hooks.ByTimeout, nil)
-			}, nil)
-		}
 	}
 }

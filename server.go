@@ -35,9 +35,10 @@ type Server struct {
 	// perIP counts the connections per client address against
 	// Config.MaxConnectionsPerIP (nil: no cap).
 	perIP *ipCounts
-	// partial is the budget of messages still arriving; clock the coarse
-	// time the sweeper keeps (UnixNano), sweeper the goroutine that closes
-	// late messages, running while there are connections (partial.go).
+	// partial is the budget of messages still arriving (partial.go);
+	// clock the coarse time the sweeper keeps (UnixNano), sweeper the
+	// goroutine that closes late messages and stuck readers, running while
+	// there are connections (sweep.go).
 	partial partialBudget
 	clock   atomic.Int64
 	sweeper *sweeper
@@ -86,7 +87,7 @@ func (srv *Server) track(s *Session) bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	srv.conns[s] = struct{}{}
-	if srv.sweeper == nil && srv.cfg.MessageTimeout > 0 {
+	if srv.sweeper == nil {
 		srv.sweeper = srv.startSweeper()
 	}
 	return !srv.shutdown

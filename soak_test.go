@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -85,15 +87,19 @@ const (
 	kindBadUTF8
 	kindBadJSON
 	kindReconnect
+	kindSilent
+	kindSlowloris
+	kindPartial
 	numKinds
 )
 
-var kindNames = [...]string{"echo", "json", "drop-mid-frame", "no-pong", "stop-reading", "oversize", "bad-utf8", "bad-json", "reconnect"}
+var kindNames = [...]string{"echo", "json", "drop-mid-frame", "no-pong", "stop-reading", "oversize", "bad-utf8", "bad-json", "reconnect", "silent-tcp", "slowloris", "partial-message"}
 
-// kindOf spreads the kinds: 50% echo, 15% JSON, 5% each of the six
-// misbehaviours and 5% reconnect loops.
+// kindOf spreads the kinds: of every 23 clients, 10 echo, 3 JSON and one
+// of each misbehaviour (reconnect loops and the three that never finish
+// what they start included).
 func kindOf(i int) soakKind {
-	switch r := i % 20; {
+	switch r := i % 23; {
 	case r < 10:
 		return kindEcho
 	case r < 13:
@@ -174,6 +180,11 @@ const (
 	// soakPingWait is generous: with thousands of clients on two cores a
 	// well-behaved client's pong can take seconds to be read.
 	soakPingWait = 10 * time.Second
+	// soakReadTimeout is the Fiber ReadTimeout that closes silent and
+	// slowloris connections; soakMessageTimeout the MessageTimeout that
+	// closes partial messages.
+	soakReadTimeout    = 2 * time.Second
+	soakMessageTimeout = 2 * time.Second
 )
 
 // register adds a cleanup that counts how often it runs.
@@ -231,8 +242,9 @@ func runSoak(t *testing.T, clients int, duration time.Duration) {
 	g0 := runtime.NumGoroutine()
 	baseline := goleak.IgnoreCurrent()
 
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: soakReadTimeout})
 	ws := fiberws.New(fiberws.Config{
+		MessageTimeout:  soakMessageTimeout,
 		ReadLimit:       soakReadLimit,
 		WriteTimeout:    2 * time.Second,
 		CloseTimeout:    time.Second,
@@ -365,6 +377,11 @@ func soakClient(st *soakStats, addr string, kind soakKind, deadline time.Time, s
 		route = "/echo"
 	}
 	for n := 0; n < 1_000_000 && time.Now().Before(deadline); n++ {
+		if kind == kindSilent || kind == kindSlowloris {
+			soakRaw(st, addr, kind)
+			time.Sleep(time.Duration(200+rng.IntN(800)) * time.Millisecond)
+			continue
+		}
 		c, _, err := dialer.Dial("ws://"+addr+route, nil)
 		if err != nil {
 			st.dialErrors[kind].Add(1)
@@ -472,12 +489,64 @@ func soakSession(st *soakStats, c *websocket.Conn, kind soakKind, rng *rand.Rand
 		_ = c.SetWriteDeadline(time.Now().Add(timeout))
 		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"seq": "not a number"`))
 		expectClose(websocket.CloseInvalidFramePayloadData)
+	case kindPartial:
+		// All but the last byte of a frame of the read limit, then
+		// nothing: closed 1008 once the message is MessageTimeout late.
+		// (No pong either: it would land inside the frame.)
+		c.SetPingHandler(func(string) error { return nil })
+		frame := []byte{0x82, 0x80 | 126, 0, 0, 0, 0, 0, 0}
+		binary.BigEndian.PutUint16(frame[2:], soakReadLimit)
+		frame = append(frame, make([]byte, soakReadLimit-1)...)
+		_ = c.NetConn().SetWriteDeadline(time.Now().Add(timeout))
+		_, _ = c.NetConn().Write(frame)
+		expectClose(websocket.ClosePolicyViolation)
 	case kindReconnect:
 		if rng.IntN(2) == 0 {
 			_ = c.NetConn().Close()
 		} else {
 			soakClose(st, c, kind, timeout)
 		}
+	}
+}
+
+// soakRaw is a client that never gets as far as an upgrade: it connects
+// and sends nothing (silent), or sends the upgrade request one byte every
+// 100ms (slowloris). Fiber's ReadTimeout must close it.
+func soakRaw(st *soakStats, addr string, kind soakKind) {
+	c, err := net.DialTimeout("tcp", addr, 20*time.Second)
+	if err != nil {
+		st.dialErrors[kind].Add(1)
+		st.fail(kind, "dial: %v", err)
+		return
+	}
+	defer c.Close()
+	st.sessions[kind].Add(1)
+	start := time.Now()
+	limit := start.Add(soakReadTimeout + 10*time.Second)
+	closed := make(chan struct{})
+	go func() { // the server's answer, if any (408), then EOF
+		defer close(closed)
+		_ = c.SetReadDeadline(limit)
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	if kind == kindSlowloris {
+		req := "GET /echo HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+		for i := 0; i < len(req); i++ {
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.Write([]byte{req[i]}); err != nil {
+				break // closed by the server
+			}
+			select {
+			case <-closed:
+				i = len(req)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	<-closed
+	if time.Now().After(limit) {
+		st.fail(kind, "still open after %v (read timeout %v)", time.Since(start).Round(time.Millisecond), soakReadTimeout)
 	}
 }
 

@@ -88,3 +88,15 @@ func TestAcceptEndsWhenClosed(t *testing.T) {
 		t.Fatalf("Accept: %v, want the permanent error", err)
 	}
 }
+
+func Example() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	// app.Listener(listener.New(ln)) serves a Fiber app through it.
+	l := listener.New(ln)
+	defer l.Close()
+	fmt.Println(l.Addr().Network())
+	// Output: tcp
+}

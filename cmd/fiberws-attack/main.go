@@ -56,11 +56,13 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("fiberws-attack", flag.ContinueOnError)
 	name := fs.String("attack", "", "attack to run: "+strings.Join(attack.Names(), ", "))
 	addr := fs.String("addr", "127.0.0.1:8080", "server host:port (also the Host header)")
-	path := fs.String("path", attack.DefaultPath, "request path, query included; joinstorm replaces {i} by the client index")
+	path := fs.String("path", attack.DefaultPath, "request path, query included; {i} is replaced by a number unique to each connection")
 	n := fs.Int("n", attack.DefaultN, "number of connections (continuation and pingflood use one)")
 	size := fs.Int("size", attack.DefaultSize, "partial: frame size in bytes")
 	every := fs.Duration("every", attack.DefaultEvery, "slowloris: interval between two bytes")
 	probeEvery := fs.Duration("probe-every", attack.DefaultProbeEvery, "stuck: interval between two pings")
+	publishEvery := fs.Duration("publish", 0, "stuck: also send a message into the room every interval from one reading client (0: none)")
+	message := fs.String("message", "", "stuck: the message -publish sends (default: -size bytes)")
 	hold := fs.Duration("hold", attack.DefaultHold, "how long the attack keeps going, from its start")
 	probeIP := fs.String("probe-ip", "", "oneip: local IP of the probe upgrade (e.g. 127.0.0.2); empty skips it")
 	localIP := fs.String("local-ip", "", "local IP to dial the attack connections from (e.g. 127.0.0.1)")
@@ -98,6 +100,8 @@ func run(args []string) int {
 		Size:       *size,
 		Every:      *every,
 		ProbeEvery: *probeEvery,
+		Publish:    *publishEvery,
+		Message:    *message,
 		Hold:       *hold,
 		IOTimeout:  *ioTimeout,
 		Parallel:   *parallel,

@@ -26,10 +26,14 @@ type options struct {
 	readTimeout time.Duration
 	// maxPerIP caps the chat connections of one client address.
 	maxPerIP int
+	// ping is the keep-alive interval (and pong timeout) of the chat
+	// route: a client that stops reading is closed once a ping it cannot
+	// see behind the messages it did not read goes unanswered.
+	ping time.Duration
 }
 
 // defaultOptions are the flags' defaults.
-var defaultOptions = options{readTimeout: 10 * time.Second, maxPerIP: 50}
+var defaultOptions = options{readTimeout: 10 * time.Second, maxPerIP: 50, ping: 5 * time.Second}
 
 // newApp builds the whole program: the page, the join check and the chat
 // route, with a hub for the rooms. The caller closes the hub after the app
@@ -50,7 +54,7 @@ func newApp(opts options) (*fiber.App, *hub.Hub, error) {
 		Concurrency:           4096,
 	})
 	rooms := hub.New()
-	chat := NewChat(rooms)
+	chat := NewChat(rooms, opts.ping)
 
 	// App-scope lifecycle: one log line per connection (route, duration,
 	// close code, messages and bytes each way) and per rejected request.

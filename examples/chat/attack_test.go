@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +131,26 @@ func TestConnectionsPerAddressCapped(t *testing.T) {
 	_, resp, err := srv.TryDial("/ws/lobby?name=u3")
 	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("4th connection from one address: %v (response %v), want HTTP 429", err, resp)
+	}
+}
+
+// TestStuckReadersAreDropped: clients that never read (but keep sending
+// pings, so the kernel keeps their TCP window open and buffers for them)
+// in a room that gets a message every 50ms are closed by the keep-alive
+// (1s here, -ping): its ping waits behind the messages they do not read,
+// so its pong never comes.
+func TestStuckReadersAreDropped(t *testing.T) {
+	bin := testproc.Build(t, ".")
+	p := testproc.Start(t, bin, testproc.Options{}, "-addr", "127.0.0.1:0", "-ping", "1s")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	msg := `{"text":"` + strings.Repeat("x", 450) + `"}`
+	res, err := attack.Stuck(ctx, attack.Config{Addr: p.Addr, Path: "/ws/lobby?name=stuck{i}", N: 20, Publish: 50 * time.Millisecond, Message: msg, Hold: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stuck: %s", res)
+	if res.Closed != 20 || res.LastClose > 8*time.Second {
+		t.Fatalf("%d of 20 stuck readers dropped, the last after %v; want all within 8s at a 1s ping (pong timeout 1s, close timeout 2s)", res.Closed, res.LastClose)
 	}
 }

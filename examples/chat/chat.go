@@ -56,7 +56,8 @@ const historySize = 50
 // in which room (for the member list) and the recent messages of each
 // room; the hub does the broadcasting.
 type Chat struct {
-	hub *hub.Hub
+	hub  *hub.Hub
+	ping time.Duration
 
 	mu    sync.Mutex // guards rooms
 	rooms map[string]*roomState
@@ -74,9 +75,10 @@ type roomState struct {
 	gone    bool // emptied and dropped from Chat.rooms
 }
 
-// NewChat returns a Chat broadcasting through h.
-func NewChat(h *hub.Hub) *Chat {
-	return &Chat{hub: h, rooms: map[string]*roomState{}}
+// NewChat returns a Chat broadcasting through h, pinging its clients
+// every ping.
+func NewChat(h *hub.Hub, ping time.Duration) *Chat {
+	return &Chat{hub: h, ping: ping, rooms: map[string]*roomState{}}
 }
 
 // lockRoom returns the room's state, created if needed, with its lock held.
@@ -108,6 +110,10 @@ func (c *Chat) Routes() []fiberws.Route {
 		fiberws.WebSocket("/:room", c.handle,
 			fiberws.OnConnect(),
 			fiberws.WithReadLimit(16<<10),
+			// Finds clients that stopped reading, whatever their kernel
+			// buffers: the pong cannot come before they read what is
+			// queued ahead of the ping.
+			fiberws.WithPing(c.ping),
 			fiberws.WithGuards(fiberws.GuardFunc(c.guard)),
 			fiberws.WithInterceptors(trimMessages{}),
 		),

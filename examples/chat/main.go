@@ -1,7 +1,7 @@
 // Command chat is fiberws's main example: a browser chat with rooms.
 //
 //	go run ./examples/chat            # then open http://localhost:8080
-//	go run ./examples/chat -addr 127.0.0.1:9000 -read-timeout 10s -max-per-ip 50
+//	go run ./examples/chat -addr 127.0.0.1:9000 -read-timeout 10s -max-per-ip 50 -ping 5s
 //
 // Pick a name and a room, see who is there, and chat live; every tab in
 // the same room sees each message at once. One Go process serves the page
@@ -32,6 +32,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
 	flag.DurationVar(&opts.readTimeout, "read-timeout", opts.readTimeout, "how long a request (the upgrade included) may take to arrive")
 	flag.IntVar(&opts.maxPerIP, "max-per-ip", opts.maxPerIP, "chat connections allowed from one client address (0: no cap)")
+	flag.DurationVar(&opts.ping, "ping", opts.ping, "keep-alive ping interval and pong timeout")
 	flag.Parse()
 
 	opts.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -95,6 +95,13 @@ type Config struct {
 	Size int
 	// Every is slowloris's interval between two bytes (default 3s).
 	Every time.Duration
+	// Publish, when set, makes stuck also run one well-behaved client of
+	// the same Path that sends a Size-byte message every Publish (the
+	// room's traffic that stuck clients do not read).
+	Publish time.Duration
+	// Message is what the publisher sends (default: Size bytes of "m"),
+	// for servers that want a particular shape (the chat's JSON).
+	Message string
 	// ProbeEvery is stuck's interval between two pings (default 100ms):
 	// the resolution of its drop times.
 	ProbeEvery time.Duration

@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"time"
+
+	"github.com/fasthttp/websocket"
 )
 
 // start checks cfg and returns it with defaults, the tally, the end of
@@ -390,6 +393,9 @@ func Stuck(ctx context.Context, cfg Config) (Result, error) {
 	defer cancel()
 	ping := appendFrame(nil, true, opPing, []byte("ping"))
 	cfg.Logf("stuck: %d connections to %s%s that never read", cfg.N, cfg.Addr, cfg.Path)
+	if cfg.Publish > 0 {
+		go publish(hctx, cfg)
+	}
 	est, wait := fanOut(hctx, cfg.N, cfg.Parallel, func(i int, ready func()) {
 		c := upgrade(hctx, cfg, t, cfg.LocalIP)
 		ready()
@@ -471,4 +477,40 @@ func OneIP(ctx context.Context, cfg Config) (Result, error) {
 		r.ProbeErr = probeErr.Error()
 	}
 	return r, t.noneConnected()
+}
+
+// publish is stuck's traffic: one well-behaved client of cfg.Path that
+// sends cfg.Message (or cfg.Size bytes) every cfg.Publish and reads
+// everything, until ctx is done.
+func publish(ctx context.Context, cfg Config) {
+	c, _, err := dialer(cfg.LocalIP, cfg.IOTimeout).DialContext(ctx, "ws://"+cfg.Addr+numbered(cfg.Path), nil)
+	if err != nil {
+		cfg.Logf("stuck: publisher: %v", err)
+		return
+	}
+	defer c.Close()
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	msg := []byte(cfg.Message)
+	if len(msg) == 0 {
+		msg = bytes.Repeat([]byte("m"), cfg.Size)
+	}
+	tick := time.NewTicker(cfg.Publish)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			_ = c.SetWriteDeadline(time.Now().Add(cfg.IOTimeout))
+			if c.WriteMessage(websocket.TextMessage, msg) != nil {
+				return
+			}
+		}
+	}
 }

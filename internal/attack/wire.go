@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,6 +73,7 @@ func isTimeout(err error) bool {
 
 // upgradeRequest is a valid WebSocket upgrade request for path.
 func upgradeRequest(host, path string) []byte {
+	path = numbered(path)
 	var key [16]byte
 	_, _ = rand.Read(key[:])
 	return []byte("GET " + path + " HTTP/1.1\r\n" +
@@ -328,4 +330,17 @@ func writeAll(ctx context.Context, c net.Conn, p []byte, timeout time.Duration, 
 		}
 	}
 	return done, nil
+}
+
+// upgrades numbers the upgrade requests of the process, for "{i}".
+var upgrades atomic.Int64
+
+// numbered replaces "{i}" in path with a number unique in this process,
+// so that N connections can each have a name of their own
+// (/ws/lobby?name=u{i}).
+func numbered(path string) string {
+	if !strings.Contains(path, "{i}") {
+		return path
+	}
+	return strings.ReplaceAll(path, "{i}", strconv.FormatInt(upgrades.Add(1)-1, 10))
 }

@@ -110,6 +110,17 @@
 // down" as soon as the shutdown begins, and runs its cleanups; with a
 // group or Server.Handler, call Server.Shutdown.
 //
+// # Limits
+//
+// Every limit has a default (ConfigDefault) and most a route option:
+// message size (ReadLimit, 1009), open connections per Server, route and
+// client address (503 or 429 before the upgrade), message rate (1008),
+// idle time (1001), the time a message may take to arrive
+// (MessageTimeout, 1008) and the memory all messages still arriving may
+// hold together (PartialMessageBudget, 1013). Fiber's own ReadTimeout and
+// Concurrency, and package listener, protect what comes before the
+// upgrade. SECURITY.md lists them all, with the production setup.
+//
 // # Testing
 //
 // Package fiberwstest serves an app on a loopback port and dials it with a

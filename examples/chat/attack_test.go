@@ -105,7 +105,7 @@ func TestJoinStormCostsLinearBytes(t *testing.T) {
 	srv := serveOpts(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := attack.JoinStorm(ctx, attack.Config{Addr: srv.Addr, Path: "/ws/lobby?name=u{i}", N: n, Hold: 5 * time.Second})
+	res, err := attack.JoinStorm(ctx, attack.Config{Addr: srv.Addr, Path: "/ws/lobby?name=u{i}", N: n, Hold: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,8 @@ func ProbeFrom(ctx context.Context, localIP, addr, path string) error {
 // start, connecting included) passes. It reports the payload bytes
 // received by all clients (BytesReceived) and by client 0
 // (FirstClientBytes), the time it took to connect them all (ConnectTime;
-// clients not connected by the end of Hold are not tried), the upgrades
+// clients not connected by the end of Hold are not tried; reading stops
+// once nothing has arrived for 500ms after the last connected), the upgrades
 // (Upgraded, Statuses) and how many the server closed. Use it to measure
 // what join broadcasts (presence) cost as a room fills.
 func JoinStorm(ctx context.Context, cfg Config) (Result, error) {
@@ -87,7 +88,7 @@ func JoinStorm(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer cancel()
 	d := dialer(cfg.LocalIP, cfg.IOTimeout)
-	var total, first atomic.Int64
+	var total, first, arrived atomic.Int64
 	var wg sync.WaitGroup
 	defer wg.Wait() // also on an early return: every reader closes its conn
 	cfg.Logf("joinstorm: connecting %d clients to %s%s", cfg.N, cfg.Addr, cfg.Path)
@@ -112,7 +113,7 @@ func JoinStorm(ctx context.Context, cfg Config) (Result, error) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			n, closed, code, at := readAll(hctx, c, end)
+			n, closed, code, at := readAll(hctx, c, end, &arrived)
 			total.Add(n)
 			if i == 0 {
 				first.Store(n)
@@ -128,7 +129,21 @@ func JoinStorm(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	connectTime := time.Since(t.start)
-	cfg.Logf("joinstorm: connect phase done in %s; reading until %s", rd(connectTime), rd(cfg.Hold))
+	cfg.Logf("joinstorm: connect phase done in %s; reading until quiet for 500ms, or %s", rd(connectTime), rd(cfg.Hold))
+	// The storm is over once nothing more arrives: stop reading then,
+	// rather than at the end of Hold.
+	for last, quiet := int64(-1), 0; quiet < 5 && hctx.Err() == nil; {
+		select {
+		case <-hctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+		if n := arrived.Load(); n == last {
+			quiet++
+		} else {
+			last, quiet = n, 0
+		}
+	}
+	cancel()
 	wg.Wait()
 	r := t.result()
 	r.ConnectTime = connectTime
@@ -137,10 +152,11 @@ func JoinStorm(ctx context.Context, cfg Config) (Result, error) {
 	return r, t.noneConnected()
 }
 
-// readAll reads and counts every message payload on c until the server
-// closes it, end passes or ctx is done; then it closes c (with a close
-// frame if the server did not close it).
-func readAll(ctx context.Context, c *websocket.Conn, end time.Time) (n int64, closed bool, code int, at time.Time) {
+// readAll reads and counts every message payload on c (adding each to
+// live as it arrives) until the server closes it, end passes or ctx is
+// done; then it closes c (with a close frame if the server did not close
+// it).
+func readAll(ctx context.Context, c *websocket.Conn, end time.Time, live *atomic.Int64) (n int64, closed bool, code int, at time.Time) {
 	stop := context.AfterFunc(ctx, func() { _ = c.NetConn().SetDeadline(time.Now()) })
 	defer stop()
 	defer c.Close()
@@ -153,6 +169,7 @@ func readAll(ctx context.Context, c *websocket.Conn, end time.Time) (n int64, cl
 			var m int64
 			m, err = io.Copy(io.Discard, r)
 			n += m
+			live.Add(m)
 		}
 		if err == nil {
 			continue

@@ -17,7 +17,12 @@ type Config struct {
 	// connection with 1009. Default 1 MiB.
 	ReadLimit int64
 	// WriteTimeout bounds every write (replies, Send, pings, close frames).
-	// A client that does not take a frame within it is dropped. Default 10s.
+	// A client that does not take a frame within it is dropped. On Linux
+	// it is also each upgraded socket's TCP_USER_TIMEOUT: a client whose
+	// network is gone for that long while data is in flight, or whose
+	// receive window stays closed that long, is dropped by the kernel;
+	// raise it for clients on networks that drop out longer (tunnels,
+	// roaming). Default 10s.
 	WriteTimeout time.Duration
 	// HandshakeTimeout bounds writing the upgrade's 101 response (a Fiber
 	// app WriteTimeout, when set, applies instead). Default 10s.
@@ -100,7 +105,9 @@ type Config struct {
 	// together may hold in messages still arriving, beyond 16 KiB each.
 	// When a growing message would exceed it, the connections holding most
 	// are closed with 1013 "server busy" (the one growing, if it would hold
-	// most itself). Default 32 MiB.
+	// most itself). It is raised to the largest read limit of the routes
+	// mounted (plus 16 KiB), so that one message always fits. Default
+	// 32 MiB.
 	PartialMessageBudget int64
 	// ShutdownTimeout bounds the graceful shutdown that runs when the Fiber
 	// app a Server is registered on shuts down, counted from when the app's

@@ -74,6 +74,7 @@ func (srv *Server) Register(router fiber.Router, controllers ...Controller) erro
 	for _, m := range mounts {
 		router.Group(m.prefix).Get(m.route.path, m.handlers()...)
 	}
+	srv.fitPartialBudget(mounts)
 	if app, ok := router.(*fiber.App); ok {
 		srv.shutdownOnAppShutdown(app)
 		srv.checkFileLimit(app.Config().Concurrency)
@@ -95,6 +96,7 @@ func (srv *Server) Handler(controllers ...Controller) (fiber.Handler, error) {
 	for _, m := range mounts {
 		sub.Group(m.prefix).Get(m.route.path, m.handlers()...)
 	}
+	srv.fitPartialBudget(mounts)
 	const missKey = "fiberws.handler.miss"
 	sub.Use(func(c *fiber.Ctx) error {
 		c.Locals(missKey, true)

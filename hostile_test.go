@@ -40,6 +40,18 @@ func TestProtocolErrorRecordedAsSent(t *testing.T) {
 	if s.CloseCode != fiberws.CloseProtocolError || s.ClosedBy != hooks.ByServer || !strings.Contains(s.CloseReason, "bad opcode") {
 		t.Fatalf("summary %d %q by %s, want 1002 \"bad opcode 3\" by server", s.CloseCode, s.CloseReason, s.ClosedBy)
 	}
+	// An unmasked client frame: "bad MASK" (the library's wording is what
+	// tells protocol errors apart; a new wording must fail here).
+	c = h.Dial(t, "/echo")
+	if _, err := c.Conn().NetConn().Write([]byte{0x81, 0x02, 'h', 'i'}); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := c.ExpectClose(); code != fiberws.CloseProtocolError {
+		t.Fatalf("client got %d %q, want 1002", code, reason)
+	}
+	if s := obs.next(t); s.CloseCode != fiberws.CloseProtocolError || !strings.Contains(s.CloseReason, "bad MASK") {
+		t.Fatalf("summary %d %q, want 1002 \"bad MASK\"", s.CloseCode, s.CloseReason)
+	}
 }
 
 // TestPingFloodWithoutReadingIsDropped: a client that floods pings and
@@ -97,6 +109,9 @@ func dialFrom(t *testing.T, ip, url string) (*websocket.Conn, int) {
 // gets 429 for more (with Retry-After), while another address still
 // connects; a route's own cap applies within the Server's.
 func TestMaxConnectionsPerIP(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("dials from 127.0.0.2 and 127.0.0.3: loopback addresses only Linux routes by default")
+	}
 	h := serveWith(t, fiberws.Config{MaxConnectionsPerIP: 3},
 		fiberws.WebSocket("/any", echo),
 		fiberws.WebSocket("/one", echo, fiberws.WithMaxConnectionsPerIP(1)),
@@ -245,4 +260,45 @@ func TestPartialMessagesHoldTheBudget(t *testing.T) {
 // dropped.
 func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// TestPartialBudgetFitsTheReadLimit: a budget below a route's read limit
+// is raised to it, so the largest message a route accepts still gets in
+// on an idle server.
+func TestPartialBudgetFitsTheReadLimit(t *testing.T) {
+	h := serveWith(t, fiberws.Config{ReadLimit: 8 << 20, PartialMessageBudget: 1 << 20}, fiberws.WebSocket("/echo", mirror))
+	c := h.Dial(t, "/echo")
+	big := strings.Repeat("x", 4<<20)
+	c.SendText(big)
+	if got := c.ReadText(); got != big {
+		t.Fatalf("a 4 MiB message under an 8 MiB read limit came back with %d bytes", len(got))
+	}
+}
+
+// TestStalledHoldersEvictedWithoutMessageTimeout: with MessageTimeout
+// off, stalled partial messages still give way to a message arriving at a
+// normal pace once they have been stalled for over a second.
+func TestStalledHoldersEvictedWithoutMessageTimeout(t *testing.T) {
+	const size = 1 << 20
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{MessageTimeout: -1, PartialMessageBudget: 2 * size, Observers: []fiberws.Observer{obs}},
+		fiberws.WebSocket("/echo", echo))
+	payload := make([]byte, size-1)
+	for range 2 {
+		nc := h.Dial(t, "/echo").Conn().NetConn()
+		_ = nc.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+		if _, err := nc.Write(append(frameHeader(0x2, true, size), payload...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2500 * time.Millisecond) // stalled for over a second (and a sweeper tick)
+	c := h.Dial(t, "/echo")
+	msg := strings.Repeat("m", 1<<20)
+	c.SendText(msg)
+	if got := c.ReadText(); got != "echo "+msg {
+		t.Fatalf("the prompt message got a %d-byte reply", len(got))
+	}
+	if s := obs.next(t); s.CloseCode != fiberws.CloseTryAgainLater {
+		t.Fatalf("room made by closing %d %q, want a stalled holder closed 1013", s.CloseCode, s.CloseReason)
+	}
 }

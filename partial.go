@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
 )
 
@@ -49,28 +50,34 @@ type partialBudget struct {
 	holders map[*Session]int64
 }
 
-// take reserves n more bytes for s, whose message began at since (coarse
-// UnixNano; now is the coarse clock). Over the budget, it closes the
-// largest stale holders until n fits, and refuses when none is left.
-func (b *partialBudget) take(s *Session, n, now int64) bool {
+// take reserves n more bytes for s. Over the budget, it closes the
+// largest holders whose message has been arriving for over staleAfter
+// until n fits, and refuses when none is left, or when s alone would not
+// fit. Messages are stamped with the sweeper's coarse clock, a tick old at
+// most, so a holder counts as stale only one tick later.
+func (b *partialBudget) take(s *Session, n int64, tick time.Duration) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.holders[s]+n > b.limit {
+		return false
+	}
+	now := time.Now().UnixNano()
 	for b.total+n > b.limit {
 		var victim *Session
 		var most int64
 		for h, held := range b.holders {
-			if since := h.msgSince.Load(); h != s && held > most && since != 0 && now-since > int64(staleAfter) {
+			if since := h.msgSince.Load(); h != s && held > most && since != 0 && now-since > int64(staleAfter+tick) {
 				victim, most = h, held
 			}
 		}
 		if victim == nil {
 			return false
 		}
-		// The victim's memory goes when its reader stops; it no longer
-		// counts from now, so one eviction frees room at once.
+		// The victim no longer counts from now, so one eviction frees
+		// room at once; evict makes its reader let go of the memory.
 		b.total -= most
 		delete(b.holders, victim)
-		go victim.closeWith(CloseTryAgainLater, ReasonServerBusy, hooks.ByServer, errPartialBudget)
+		go victim.evict()
 	}
 	b.total += n
 	b.holders[s] += n
@@ -102,7 +109,7 @@ func (s *Session) growMessage(m *msgBuf) error {
 			return errPartialBudget
 		}
 		n := int64(c - max(cap(m.b), msgBufMaxPooled))
-		if !s.route.srv.partial.take(s, n, s.route.srv.clock.Load()) {
+		if !s.route.srv.partial.take(s, n, sweepTick(s.route.srv.cfg.MessageTimeout)) {
 			return errPartialBudget
 		}
 		s.partialHeld = true
@@ -117,5 +124,34 @@ func (s *Session) messageDone() {
 	if s.partialHeld {
 		s.partialHeld = false
 		s.route.srv.partial.give(s)
+	}
+}
+
+// evict closes a connection whose partial message is dropped to make
+// room: 1013 "server busy", the close frame sent if the socket is free at
+// once, and reading cut short now, so that its reader lets go of the
+// message's memory without waiting for the client.
+func (s *Session) evict() {
+	if !s.markClosing(CloseTryAgainLater, ReasonServerBusy, hooks.ByServer, errPartialBudget) {
+		return
+	}
+	if s.writeMu.TryLock() {
+		if !s.released {
+			msg := websocket.FormatCloseMessage(CloseTryAgainLater, ReasonServerBusy)
+			_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(100*time.Millisecond))
+		}
+		s.writeMu.Unlock()
+	}
+	_ = s.tcp.SetReadDeadline(time.Now())
+}
+
+// fitPartialBudget raises the partial-message budget to hold at least the
+// largest message a mounted route accepts: a budget below a read limit
+// would refuse such a message even on an idle server.
+func (srv *Server) fitPartialBudget(mounts []*mountedRoute) {
+	srv.partial.mu.Lock()
+	defer srv.partial.mu.Unlock()
+	for _, m := range mounts {
+		srv.partial.limit = max(srv.partial.limit, m.readLimit+msgBufMaxPooled)
 	}
 }

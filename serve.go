@@ -114,9 +114,7 @@ func (s *Session) read() bool {
 			s.stopReading()
 			return true
 		}
-		if s.route.messageTimeout > 0 {
-			s.msgSince.Store(s.route.srv.clock.Load())
-		}
+		s.msgSince.Store(s.route.srv.clock.Load())
 		buf := getMsgBuf()
 		err = s.readMessage(buf, r)
 		s.messageDone()

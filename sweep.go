@@ -34,7 +34,8 @@ func (srv *Server) startSweeper() *sweeper {
 }
 
 func (srv *Server) sweep(stop chan struct{}) {
-	ticker := time.NewTicker(sweepTick(srv.cfg.MessageTimeout))
+	tick := sweepTick(srv.cfg.MessageTimeout)
+	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	var late []*Session
 	for {
@@ -48,7 +49,9 @@ func (srv *Server) sweep(stop chan struct{}) {
 			srv.mu.Lock()
 			for s := range srv.conns {
 				since := s.msgSince.Load()
-				if mt := s.route.messageTimeout; mt > 0 && since != 0 && t-since > int64(mt) && s.state.Load() == stateOpen {
+				// since is coarse (a tick old at most): one tick more, so a
+				// message is never closed before its timeout.
+				if mt := s.route.messageTimeout; mt > 0 && since != 0 && t-since > int64(mt+tick) && s.state.Load() == stateOpen {
 					late = append(late, s)
 				}
 			}

@@ -3,23 +3,33 @@ package hub
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/fiberws/fiberws"
 )
 
-// Envelope is one broadcast as it travels through a Broker: plain data, so
-// a networked broker ships it as it is (see Marshal in a broker package,
-// or encode the fields yourself).
+// Envelope is one broadcast, or one presence event, as it travels
+// through a Broker: plain data, so a networked broker ships it as it is
+// (hub/redisbroker documents its wire format).
 type Envelope struct {
 	// Type is fiberws.Text or fiberws.Binary; Data the encoded payload,
-	// exactly as it goes out in the frame.
+	// exactly as it goes out in the frame. Both are zero for a presence
+	// event.
 	Type fiberws.MessageType
 	Data []byte
 	// Origin is the ID of the Hub that published it (Hub.ID).
 	Origin string
+	// ID identifies the broadcast, unique across nodes (the origin hub's
+	// ID and a counter), so that a member greeted with the room's history
+	// does not get a message twice.
+	ID string
 	// Except lists the members that must not receive it, by member ID
 	// (Hub.MemberID: unique across nodes), usually the sender.
 	Except []string
+	// Presence, when set, makes the envelope a presence event instead of
+	// a message: every hub with members in the room hears of it
+	// (Config.OnPresence, Config.PresenceMessage).
+	Presence *PresenceEvent
 
 	// prepared is the framed message of the publishing hub, reused by the
 	// hubs of this process that receive the envelope as it is; pressed
@@ -82,12 +92,25 @@ type Subscription interface {
 	Cancel(ctx context.Context) error
 }
 
-// MemoryBroker is the in-process Broker: Publish calls the room's
-// subscribers synchronously, in the publisher's goroutine. Share one
-// between several hubs of one process to broadcast across them.
+// MemoryBroker is the in-process Broker, Presence and History: Publish
+// calls the room's subscribers synchronously, in the publisher's
+// goroutine, one publication of a room after the other. Share one between
+// several hubs of one process to broadcast across them (and to share their
+// presence and history).
 type MemoryBroker struct {
+	memoryPresence
+	history memoryHistory
+
 	mu    sync.RWMutex
-	rooms map[string]map[*memorySubscription]struct{}
+	rooms map[string]*memoryRoom
+}
+
+// memoryRoom is the subscriptions of one room; mu orders its
+// publications, so that every subscription (and the history) sees them in
+// one order.
+type memoryRoom struct {
+	mu   sync.Mutex
+	subs map[*memorySubscription]struct{}
 }
 
 type memorySubscription struct {
@@ -100,53 +123,81 @@ type memorySubscription struct {
 
 // NewMemoryBroker returns an empty in-process broker.
 func NewMemoryBroker() *MemoryBroker {
-	return &MemoryBroker{rooms: map[string]map[*memorySubscription]struct{}{}}
+	return &MemoryBroker{rooms: map[string]*memoryRoom{}}
 }
 
 // Publish calls every current subscriber of room with env, one after the
-// other, and returns nil. Deliveries to one subscription are serialized,
-// so each sees the room's envelopes in one order.
+// other, and returns nil. Publications of one room are serialized, so
+// every subscription sees the room's envelopes in one order.
 func (b *MemoryBroker) Publish(_ context.Context, room string, env Envelope) error {
+	b.publish(room, env, nil)
+	return nil
+}
+
+// PublishKept publishes env and keeps it in room's history, in the same
+// order as the deliveries.
+func (b *MemoryBroker) PublishKept(_ context.Context, room string, env Envelope, size int, ttl time.Duration) error {
+	b.publish(room, env, func() { b.history.keep(room, env, size, ttl) })
+	return nil
+}
+
+// History returns the kept envelopes of room, oldest first.
+func (b *MemoryBroker) History(ctx context.Context, room string) ([]Envelope, error) {
+	return b.history.History(ctx, room)
+}
+
+func (b *MemoryBroker) publish(room string, env Envelope, keep func()) {
 	b.mu.RLock()
-	subs := make([]*memorySubscription, 0, len(b.rooms[room]))
-	for s := range b.rooms[room] {
-		subs = append(subs, s)
-	}
+	r := b.rooms[room]
 	b.mu.RUnlock()
-	for _, s := range subs {
+	if r == nil {
+		if keep != nil {
+			keep()
+		}
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if keep != nil {
+		keep()
+	}
+	for s := range r.subs {
 		s.mu.Lock()
 		if !s.done {
 			s.deliver(env)
 		}
 		s.mu.Unlock()
 	}
-	return nil
 }
 
 // Subscribe registers deliver for room.
 func (b *MemoryBroker) Subscribe(_ context.Context, room string, deliver func(Envelope)) (Subscription, error) {
 	s := &memorySubscription{b: b, room: room, deliver: deliver}
 	b.mu.Lock()
-	subs := b.rooms[room]
-	if subs == nil {
-		subs = map[*memorySubscription]struct{}{}
-		b.rooms[room] = subs
+	defer b.mu.Unlock()
+	r := b.rooms[room]
+	if r == nil {
+		r = &memoryRoom{subs: map[*memorySubscription]struct{}{}}
+		b.rooms[room] = r
 	}
-	subs[s] = struct{}{}
-	b.mu.Unlock()
+	r.mu.Lock()
+	r.subs[s] = struct{}{}
+	r.mu.Unlock()
 	return s, nil
 }
 
 // Cancel removes the subscription and waits for a delivery in flight to
-// finish.
+// finish; the room goes with its last subscription.
 func (s *memorySubscription) Cancel(context.Context) error {
 	b := s.b
 	b.mu.Lock()
-	if subs := b.rooms[s.room]; subs != nil {
-		delete(subs, s)
-		if len(subs) == 0 {
+	if r := b.rooms[s.room]; r != nil {
+		r.mu.Lock()
+		delete(r.subs, s)
+		if len(r.subs) == 0 {
 			delete(b.rooms, s.room)
 		}
+		r.mu.Unlock()
 	}
 	b.mu.Unlock()
 	s.mu.Lock()
@@ -154,3 +205,9 @@ func (s *memorySubscription) Cancel(context.Context) error {
 	s.mu.Unlock()
 	return nil
 }
+
+var (
+	_ Broker   = (*MemoryBroker)(nil)
+	_ Presence = (*MemoryBroker)(nil)
+	_ History  = (*MemoryBroker)(nil)
+)

@@ -26,17 +26,20 @@ type member struct {
 	id  string // Hub.MemberID
 	cfg *Config
 
-	// rooms maps each joined room to its membership generation; gen is
-	// the last generation handed out. Both are guarded by h.mu.
-	rooms map[string]uint64
+	// rooms maps each joined room to the membership; gen is the last
+	// generation handed out. Both are guarded by h.mu.
+	rooms map[string]membership
 	gen   uint64
 
 	mu      sync.Mutex
-	queue   []*fiberws.PreparedMessage // ring buffer, grown as needed
+	queue   []entry // ring buffer, grown as needed
 	head, n int
 	queued  int64 // bytes held for this member: queued messages and the one being written
 	writing bool  // a drain is writing the queue
 	stopped bool  // left the hub, dropped, or its connection is closing: accept nothing
+	// held keeps the writer from starting while a greeting is prepared
+	// (Join with WithGreeting): what arrives meanwhile waits behind it.
+	held int
 	// progress is when the writer last got anywhere: it was woken, or
 	// started or completed a write; writing is the size of the write in
 	// progress (0: between writes). See draining.
@@ -61,8 +64,24 @@ const stuckAfter = 250 * time.Millisecond
 // it in a drain before another goroutine takes over the rest.
 const drainBudget = time.Millisecond
 
+// membership is a member's place in one room: its generation (so that a
+// stale leave func does nothing) and its presence data, when it joined
+// WithPresence.
+type membership struct {
+	gen      uint64
+	presence []byte
+	present  bool
+}
+
+// entry is one queued message, with the ID of its broadcast ("" for one
+// sent to this member alone).
+type entry struct {
+	p  *fiberws.PreparedMessage
+	id string
+}
+
 func newMember(h *Hub, r fiberws.Receiver) *member {
-	return &member{h: h, r: r, id: h.MemberID(r), cfg: &h.cfg, rooms: map[string]uint64{}}
+	return &member{h: h, r: r, id: h.MemberID(r), cfg: &h.cfg, rooms: map[string]membership{}}
 }
 
 // cost is what queueing p holds in memory, about: its payload twice (as
@@ -76,7 +95,7 @@ func cost(p *fiberws.PreparedMessage) int64 { return 2*int64(len(p.Data())) + en
 // the publisher should wait for it (waitDrained). A queue that would go
 // over the budget drops the member as a slow consumer (a single message
 // larger than the whole budget still gets into an empty queue).
-func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter, pressed bool) {
+func (m *member) enqueue(p *fiberws.PreparedMessage, id string) (needsWriter, pressed bool) {
 	c := cost(p)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -90,11 +109,11 @@ func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter, pressed bool)
 	if m.n == len(m.queue) {
 		m.grow()
 	}
-	m.queue[(m.head+m.n)%len(m.queue)] = p
+	m.queue[(m.head+m.n)%len(m.queue)] = entry{p, id}
 	m.n++
 	m.queued += c
 	pressed = m.queued > m.cfg.QueueBytes/2
-	if m.writing {
+	if m.writing || m.held > 0 {
 		return false, pressed
 	}
 	m.writing = true
@@ -104,7 +123,7 @@ func (m *member) enqueue(p *fiberws.PreparedMessage) (needsWriter, pressed bool)
 
 func (m *member) grow() {
 	size := max(2*len(m.queue), 16)
-	q := make([]*fiberws.PreparedMessage, size)
+	q := make([]entry, size)
 	for i := range m.n {
 		q[i] = m.queue[(m.head+i)%len(m.queue)]
 	}
@@ -147,8 +166,8 @@ func (m *member) write() {
 			m.mu.Unlock()
 			return
 		}
-		p := m.queue[m.head]
-		m.queue[m.head] = nil
+		p := m.queue[m.head].p
+		m.queue[m.head] = entry{}
 		m.head = (m.head + 1) % len(m.queue)
 		m.n--
 		m.progress, m.inFlight = time.Now(), len(p.Data())
@@ -243,7 +262,7 @@ func (m *member) stop() {
 func (m *member) stopLocked() {
 	m.stopped = true
 	for i := range m.n {
-		m.queued -= cost(m.queue[(m.head+i)%len(m.queue)])
+		m.queued -= cost(m.queue[(m.head+i)%len(m.queue)].p)
 	}
 	clear(m.queue)
 	m.head, m.n = 0, 0
@@ -251,4 +270,50 @@ func (m *member) stopLocked() {
 		close(m.drained)
 		m.drained = nil
 	}
+}
+
+// hold keeps the writer from starting until release: Join prepares a
+// greeting meanwhile.
+func (m *member) hold() {
+	m.mu.Lock()
+	m.held++
+	m.mu.Unlock()
+}
+
+// release puts greeting (if any) before everything queued while held,
+// drops what was queued meanwhile and is already part of the greeting's
+// history (by broadcast ID), and lets the writer go; it reports whether the
+// member now needs a writer.
+func (m *member) release(greeting *fiberws.PreparedMessage, seen map[string]bool) (needsWriter bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.held--
+	if m.stopped {
+		return false
+	}
+	if greeting != nil || len(seen) > 0 {
+		kept := make([]entry, 0, m.n+1)
+		if greeting != nil {
+			kept = append(kept, entry{p: greeting})
+			m.queued += cost(greeting)
+		}
+		for i := range m.n {
+			e := m.queue[(m.head+i)%len(m.queue)]
+			if e.id != "" && seen[e.id] {
+				m.queued -= cost(e.p)
+				continue
+			}
+			kept = append(kept, e)
+		}
+		m.queue, m.head, m.n = kept[:cap(kept)], 0, len(kept)
+		if len(m.queue) == 0 {
+			m.queue = nil
+		}
+	}
+	if m.held > 0 || m.writing || m.n == 0 {
+		return false
+	}
+	m.writing = true
+	m.progress = time.Now()
+	return true
 }

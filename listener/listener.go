@@ -39,7 +39,8 @@ type Listener struct {
 
 // New wraps ln so that its Accept outlasts temporary errors: running out
 // of file descriptors (EMFILE, ENFILE), of buffer memory, or a connection
-// aborted before it was accepted. It then waits (5ms, doubling up to
+// aborted before it was accepted (on Windows, whose sockets report WSA
+// codes, only timeouts). It then waits (5ms, doubling up to
 // Config.MaxDelay) and tries again, logging one warning a second at most.
 // Closing the listener still ends Accept, with net.ErrClosed.
 func New(ln net.Listener, config ...Config) *Listener {

@@ -158,9 +158,19 @@ func (c *Chat) checkJoin(room, name string) *fiber.Error {
 	return nil
 }
 
-// invisible reports the characters a name must not contain: controls and
-// format characters (bidi overrides, zero-width joiners…).
-func invisible(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }
+// invisible reports the characters a name must not contain: controls,
+// format characters (bidi overrides, zero-width spaces…) but the
+// zero-width joiner of emoji sequences, and the letters that show as
+// blanks.
+func invisible(r rune) bool {
+	switch r {
+	case '\u200d':
+		return false
+	case '\u115f', '\u1160', '\u2800', '\u3164', '\uffa0':
+		return true
+	}
+	return unicode.In(r, unicode.Cc, unicode.Cf)
+}
 
 // handle runs once on connect (msg == nil) and then for every message.
 func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Incoming) (*Event, error) {

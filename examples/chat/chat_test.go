@@ -141,6 +141,7 @@ func TestGuardRejectsBadNames(t *testing.T) {
 		{"/ws/lobby?name=%FF%FE", http.StatusBadRequest},       // invalid UTF-8
 		{"/ws/lobby?name=b%C3%28b", http.StatusBadRequest},     // an invalid 2-byte sequence
 		{"/ws/lobby?name=%E2%80%AEann", http.StatusBadRequest}, // a bidi control: looks like "nna"
+		{"/ws/lobby?name=%E3%85%A4", http.StatusBadRequest},    // a Hangul filler: shows as a blank
 	} {
 		c, resp, err := srv.TryDial(tc.path)
 		if err == nil {
@@ -151,8 +152,10 @@ func TestGuardRejectsBadNames(t *testing.T) {
 			t.Fatalf("%s: response %v, want HTTP %d", tc.path, resp, tc.status)
 		}
 	}
-	// The longest allowed name is fine.
+	// The longest allowed name is fine, and so is an emoji sequence (its
+	// zero-width joiner is not an invisible character).
 	join(t, srv, "lobby", strings.Repeat("x", MaxName))
+	join(t, srv, "lobby", "👩\u200d💻")
 }
 
 func TestPageAndCheck(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 // but the last byte of a 1 MiB frame to a route with the default 1 MiB
 // read limit, and stall. The tour (built and run as its own process) must
 // keep its peak resident memory under 256 MB: the partial-message budget
-// (64 MiB by default) bounds what they hold together, where each used to
+// (32 MiB by default) bounds what they hold together, where each used to
 // pin about a read limit and a half.
 func TestPartialMessagesKeepMemoryBounded(t *testing.T) {
 	const limit = 256 << 20

@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,8 +58,10 @@ func Build(t testing.TB, dir string) string {
 	if bin, ok := built[abs]; ok {
 		return bin
 	}
-	out, err := os.MkdirTemp("", "fiberws-testproc-")
-	if err != nil {
+	// One directory per package, reused by every run: builds are cached
+	// by go, and nothing piles up in the temp directory.
+	out := filepath.Join(os.TempDir(), "fiberws-testproc", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(abs))), 36))
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(out, filepath.Base(abs))

@@ -1,0 +1,190 @@
+package redisbroker_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hub"
+	"github.com/fiberws/fiberws/hub/redisbroker"
+	"github.com/fiberws/fiberws/internal/testproc"
+	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	)
+}
+
+// redisServer is a real redis-server on a free loopback port, for one
+// test; it can be stopped and started again on the same port.
+type redisServer struct {
+	t    testing.TB
+	bin  string
+	port int
+	dir  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startRedis starts redis-server (Debian's redis-server package). Without
+// it the test skips, or fails under CI (FIBERWS_CI=1).
+func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	bin := testproc.RequireTool(t, "redis-server", "apt-get install redis-server")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	r := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir()}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+func (r *redisServer) url() string  { return "redis://" + r.addr() + "/0" }
+
+func (r *redisServer) start() {
+	r.t.Helper()
+	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
+	r.cmd.Stdout, r.cmd.Stderr = os.Stderr, os.Stderr
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		close(done)
+	}(r.cmd, r.done)
+	c := redis.NewClient(&redis.Options{Addr: r.addr()})
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c.Ping(context.Background()).Err() == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s did not answer within 10s", r.addr())
+		}
+	}
+}
+
+func (r *redisServer) stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	<-r.done
+	r.cmd = nil
+}
+
+var ctx = context.Background()
+
+// node is one fiberws node: a Fiber app serving /rooms/:room/:who, a hub
+// on its own Broker, all on one Redis.
+type node struct {
+	name    string
+	broker  *redisbroker.Broker
+	client  *redis.Client
+	h       *hub.Hub
+	srv     *fiberwstest.Server
+	conns  sync.Map // who -> *fiberws.Conn[*string]
+	events chan hub.PresenceEvent
+	// greet, when set before a client dials, greets it (WithGreeting).
+	greet func(hub.Greeting) (*fiberws.PreparedMessage, error)
+}
+
+// startNode starts a node on r. The route joins :room on connect, with
+// presence data :who; "all:TEXT" broadcasts TEXT to the whole room, any
+// other text to everyone but the sender.
+func startNode(t *testing.T, name string, r *redisServer, hcfg hub.Config) *node {
+	t.Helper()
+	n := &node{name: name, events: make(chan hub.PresenceEvent, 1000)}
+	n.client = redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
+	b, err := redisbroker.New(redisbroker.Config{Client: n.client, Prefix: "test:", Timeout: 500 * time.Millisecond, HealthCheck: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.broker = b
+	hcfg.Broker = b
+	hcfg.OnPresence = func(ev hub.PresenceEvent) {
+		select {
+		case n.events <- ev:
+		default:
+		}
+	}
+	n.h = hub.New(hcfg)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	logger, _ := fiberwstest.NewLog(t)
+	ws := fiberws.New(fiberws.Config{Logger: logger})
+	route := fiberws.WebSocket("/rooms/:room/:who", func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
+		room := c.Params("room")
+		if msg == nil {
+			n.conns.Store(c.Params("who"), c)
+			opts := []hub.JoinOption{hub.WithPresence([]byte(c.Params("who")))}
+			if n.greet != nil {
+				opts = append(opts, hub.WithGreeting(n.greet))
+			}
+			_, err := n.h.Join(ctx, room, c, opts...)
+			return nil, err
+		}
+		if len(*msg) > 4 && (*msg)[:4] == "all:" {
+			return nil, hub.Broadcast(ctx, n.h, room, (*msg)[4:])
+		}
+		return nil, hub.Broadcast(ctx, n.h, room, *msg, c)
+	}, fiberws.OnConnect())
+	if err := ws.Register(app, ctrl{route}); err != nil {
+		t.Fatal(err)
+	}
+	n.srv = fiberwstest.Serve(t, app)
+	t.Cleanup(func() {
+		fiberwstest.Eventually(t, func() bool { return ws.Connections() == 0 }, "node %s: connections still open", name)
+		_ = n.h.Close()
+		_ = n.broker.Close()
+		_ = n.client.Close()
+	})
+	return n
+}
+
+type ctrl struct{ route fiberws.Route }
+
+func (ctrl) Prefix() string            { return "" }
+func (c ctrl) Routes() []fiberws.Route { return []fiberws.Route{c.route} }
+
+func (n *node) dial(t *testing.T, room, who string) *fiberwstest.Client {
+	t.Helper()
+	return n.srv.Dial(t, fmt.Sprintf("/rooms/%s/%s", room, who))
+}
+
+func waitMembers(t *testing.T, n *node, room string, want int) {
+	t.Helper()
+	fiberwstest.Eventually(t, func() bool { return n.h.Members(room) == want }, "node %s: members of %q: %d, want %d",
+		n.name, room, fiberwstest.Later(func() any { return n.h.Members(room) }), want)
+}
+
+// nextEvent waits (bounded) for a presence event on node n.
+func (n *node) nextEvent(t *testing.T) hub.PresenceEvent {
+	t.Helper()
+	select {
+	case ev := <-n.events:
+		return ev
+	case <-time.After(fiberwstest.Timeout):
+		t.Fatalf("node %s: no presence event within %v", n.name, fiberwstest.Timeout)
+	}
+	return hub.PresenceEvent{}
+}

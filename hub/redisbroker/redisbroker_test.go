@@ -1,0 +1,254 @@
+package redisbroker_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hub"
+)
+
+// TestBroadcastAcrossNodes: two nodes on one Redis behave as one hub: a
+// broadcast reaches the room's members on both, "everyone but the sender"
+// holds across nodes, and a room's messages arrive in publish order.
+func TestBroadcastAcrossNodes(t *testing.T) {
+	r := startRedis(t)
+	a, b := startNode(t, "a", r, hub.Config{}), startNode(t, "b", r, hub.Config{})
+	ann := a.dial(t, "lobby", "ann")
+	bob := b.dial(t, "lobby", "bob")
+	cy := b.dial(t, "lobby", "cy")
+	waitMembers(t, a, "lobby", 1)
+	waitMembers(t, b, "lobby", 2)
+
+	ann.SendText("hi from a") // to bob and cy, not ann
+	for _, c := range []*fiberwstest.Client{bob, cy} {
+		if got := c.ReadText(); got != "hi from a" {
+			t.Fatalf("got %q", got)
+		}
+	}
+	bob.SendText("hi from b") // to ann and cy, not bob
+	for _, c := range []*fiberwstest.Client{ann, cy} {
+		if got := c.ReadText(); got != "hi from b" {
+			t.Fatalf("got %q", got)
+		}
+	}
+	const n = 500
+	for i := range n {
+		ann.SendText(fmt.Sprintf("all:%d", i))
+	}
+	for _, c := range []*fiberwstest.Client{ann, bob, cy} {
+		for i := range n {
+			if got, want := c.ReadText(), fmt.Sprint(i); got != want {
+				t.Fatalf("message %d is %q: out of order", i, got)
+			}
+		}
+	}
+}
+
+// TestSubscribedOnlyWhileMembers: a node subscribes to a room's channel
+// with its first member and unsubscribes with its last, so it receives no
+// traffic of rooms it has no members in.
+func TestSubscribedOnlyWhileMembers(t *testing.T) {
+	r := startRedis(t)
+	a := startNode(t, "a", r, hub.Config{})
+	numsub := func() int64 {
+		res, err := a.client.PubSubNumSub(ctx, "test:{quiet}").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res["test:{quiet}"]
+	}
+	if n := numsub(); n != 0 {
+		t.Fatalf("%d subscribers before any member", n)
+	}
+	c := a.dial(t, "quiet", "ann")
+	waitMembers(t, a, "quiet", 1)
+	if n := numsub(); n != 1 {
+		t.Fatalf("%d subscribers with one member, want 1", n)
+	}
+	if code := c.Close(1000, ""); code != 1000 {
+		t.Fatalf("close answered %d", code)
+	}
+	fiberwstest.Eventually(t, func() bool { return numsub() == 0 }, "still subscribed after the last member left")
+}
+
+// TestPresenceAcrossNodes: every node lists the room's members of all
+// nodes with their data, and hears of joins and leaves anywhere.
+func TestPresenceAcrossNodes(t *testing.T) {
+	r := startRedis(t)
+	a, b := startNode(t, "a", r, hub.Config{}), startNode(t, "b", r, hub.Config{})
+	a.dial(t, "lobby", "ann")
+	if ev := a.nextEvent(t); !ev.Joined || string(ev.Member.Data) != "ann" {
+		t.Fatalf("a heard %+v, want ann's join", ev)
+	}
+	bob := b.dial(t, "lobby", "bob")
+	for _, n := range []*node{a, b} {
+		if ev := n.nextEvent(t); !ev.Joined || string(ev.Member.Data) != "bob" || ev.Member.Node != b.h.ID() {
+			t.Fatalf("%s heard %+v, want bob's join on b", n.name, ev)
+		}
+	}
+	for _, n := range []*node{a, b} {
+		if got := names(t, n, "lobby"); got != "ann,bob" {
+			t.Fatalf("%s lists %s, want ann,bob", n.name, got)
+		}
+	}
+	if code := bob.Close(1000, ""); code != 1000 {
+		t.Fatalf("close answered %d", code)
+	}
+	if ev := a.nextEvent(t); ev.Joined || ev.Expired || string(ev.Member.Data) != "bob" {
+		t.Fatalf("a heard %+v, want bob's leave", ev)
+	}
+	if got := names(t, a, "lobby"); got != "ann" {
+		t.Fatalf("a lists %s after bob left, want ann", got)
+	}
+}
+
+func names(t *testing.T, n *node, room string) string {
+	t.Helper()
+	members, err := n.h.Presence(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range members {
+		out = append(out, string(m.Data))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// TestPresenceExpiresWhenANodeDies: a node that loses Redis without
+// saying goodbye (its client closed, its members never leave) has its
+// members expire after the presence TTL; the other node announces their
+// leave, as expired.
+func TestPresenceExpiresWhenANodeDies(t *testing.T) {
+	const ttl = time.Second
+	r := startRedis(t)
+	a, b := startNode(t, "a", r, hub.Config{PresenceTTL: ttl}), startNode(t, "b", r, hub.Config{PresenceTTL: ttl})
+	a.dial(t, "lobby", "ann")
+	a.nextEvent(t)
+	b.dial(t, "lobby", "bob")
+	if ev := a.nextEvent(t); !ev.Joined || string(ev.Member.Data) != "bob" {
+		t.Fatalf("a heard %+v, want bob's join", ev)
+	}
+	_ = b.client.Close() // b "crashes": no leave, no refresh
+	crashed := time.Now()
+	for {
+		ev := a.nextEvent(t)
+		if !ev.Joined && string(ev.Member.Data) == "bob" {
+			if !ev.Expired {
+				t.Fatalf("bob's leave is not marked expired: %+v", ev)
+			}
+			break
+		}
+	}
+	if d := time.Since(crashed); d > 2*ttl+time.Second {
+		t.Fatalf("bob expired %v after b crashed, TTL %v", d, ttl)
+	}
+	if got := names(t, a, "lobby"); got != "ann" {
+		t.Fatalf("a lists %s, want ann", got)
+	}
+}
+
+// TestHistoryAndGreeting: a room keeps its last HistorySize messages,
+// across nodes and in order; a member joining WithGreeting gets them
+// first, and never one of them again live.
+func TestHistoryAndGreeting(t *testing.T) {
+	r := startRedis(t)
+	a, b := startNode(t, "a", r, hub.Config{HistorySize: 3}), startNode(t, "b", r, hub.Config{HistorySize: 3})
+	ann := a.dial(t, "lobby", "ann")
+	waitMembers(t, a, "lobby", 1)
+	for i := range 5 {
+		ann.SendText(fmt.Sprintf("all:m%d", i))
+		ann.ReadText()
+	}
+	history, err := b.h.History(ctx, "lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, env := range history {
+		got = append(got, string(env.Data))
+	}
+	if strings.Join(got, ",") != "m2,m3,m4" {
+		t.Fatalf("history %v, want m2,m3,m4", got)
+	}
+	// A greeting built from presence and history, on the other node.
+	greeted := make(chan hub.Greeting, 1)
+	b.greet = func(g hub.Greeting) (*fiberws.PreparedMessage, error) {
+		greeted <- g
+		var texts []string
+		for _, env := range g.History {
+			texts = append(texts, string(env.Data))
+		}
+		return fiberws.Prepare("welcome " + strings.Join(texts, ","))
+	}
+	cy := b.dial(t, "lobby", "cy")
+	if got := cy.ReadText(); got != "welcome m2,m3,m4" {
+		t.Fatalf("cy's first message %q", got)
+	}
+	if g := <-greeted; len(g.Members) != 2 {
+		t.Fatalf("greeting lists %d members, want ann and cy", len(g.Members))
+	}
+	ann.SendText("all:m5")
+	if got := cy.ReadText(); got != "m5" {
+		t.Fatalf("cy got %q after the greeting, want m5", got)
+	}
+}
+
+// TestRedisRestart: with Redis down, a broadcast fails within the
+// broker's timeout (it never hangs) and this node's members still get it;
+// once Redis is back, the subscriptions come back by themselves and
+// messages cross nodes again within 5s.
+func TestRedisRestart(t *testing.T) {
+	r := startRedis(t)
+	a, b := startNode(t, "a", r, hub.Config{}), startNode(t, "b", r, hub.Config{})
+	ann := a.dial(t, "lobby", "ann")
+	al := a.dial(t, "lobby", "al")
+	bob := b.dial(t, "lobby", "bob")
+	waitMembers(t, a, "lobby", 2)
+	waitMembers(t, b, "lobby", 1)
+	ann.SendText("before")
+	if got := bob.ReadText(); got != "before" {
+		t.Fatalf("bob got %q", got)
+	}
+	al.ReadText()
+
+	r.stop()
+	began := time.Now()
+	err := hub.Broadcast(ctx, a.h, "lobby", "while down")
+	if err == nil {
+		t.Fatal("Broadcast with Redis down returned nil")
+	}
+	if d := time.Since(began); d > 2*time.Second {
+		t.Fatalf("Broadcast with Redis down took %v", d)
+	}
+	if !strings.Contains(err.Error(), "this node only") {
+		t.Fatalf("Broadcast error %v does not say it reached this node only", err)
+	}
+	for _, c := range []*fiberwstest.Client{ann, al} { // local members still served
+		if got := c.ReadText(); got != "while down" {
+			t.Fatalf("local member got %q", got)
+		}
+	}
+
+	r.start()
+	restarted := time.Now()
+	for {
+		if time.Since(restarted) > 5*time.Second {
+			t.Fatal("no message crossed nodes within 5s of Redis coming back")
+		}
+		if hub.Broadcast(ctx, a.h, "lobby", "after") == nil {
+			_ = bob.Conn().SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			if _, data, err := bob.Conn().ReadMessage(); err == nil && string(data) == "after" {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("cross-node delivery back %v after Redis restarted", time.Since(restarted).Round(time.Millisecond))
+}

@@ -98,11 +98,11 @@ var ctx = context.Background()
 // node is one fiberws node: a Fiber app serving /rooms/:room/:who, a hub
 // on its own Broker, all on one Redis.
 type node struct {
-	name    string
-	broker  *redisbroker.Broker
-	client  *redis.Client
-	h       *hub.Hub
-	srv     *fiberwstest.Server
+	name   string
+	broker *redisbroker.Broker
+	client *redis.Client
+	h      *hub.Hub
+	srv    *fiberwstest.Server
 	conns  sync.Map // who -> *fiberws.Conn[*string]
 	events chan hub.PresenceEvent
 	// greet, when set before a client dials, greets it (WithGreeting).

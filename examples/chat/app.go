@@ -30,6 +30,9 @@ type options struct {
 	// route: a client that stops reading is closed once a ping it cannot
 	// see behind the messages it did not read goes unanswered.
 	ping time.Duration
+	// broker, when set, is the hub's Broker (and Presence and History):
+	// hub/redisbroker, to run the chat on many nodes (-redis).
+	broker hub.Broker
 }
 
 // defaultOptions are the flags' defaults.
@@ -53,7 +56,11 @@ func newApp(opts options) (*fiber.App, *hub.Hub, error) {
 		IdleTimeout:           time.Minute,
 		Concurrency:           4096,
 	})
-	rooms := hub.New()
+	hcfg := hub.Config{}
+	if opts.broker != nil {
+		hcfg.Broker = opts.broker // many nodes: rooms, presence and history in Redis
+	}
+	rooms := hub.New(HubConfig(hcfg))
 	chat := NewChat(rooms, opts.ping)
 
 	// App-scope lifecycle: one log line per connection (route, duration,
@@ -72,7 +79,7 @@ func newApp(opts options) (*fiber.App, *hub.Hub, error) {
 	// the HTTP status of a rejected WebSocket upgrade, so this runs the
 	// same check as the guard and returns its message.
 	app.Get("/api/check", func(c *fiber.Ctx) error {
-		if err := chat.checkJoin(c.Query("room"), c.Query("name")); err != nil {
+		if err := chat.checkJoin(c.UserContext(), c.Query("room"), c.Query("name")); err != nil {
 			return c.Status(err.Code).JSON(fiber.Map{"ok": false, "error": err.Message})
 		}
 		return c.JSON(fiber.Map{"ok": true})

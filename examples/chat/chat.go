@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -49,54 +48,37 @@ type Event struct {
 	At      time.Time `json:"at"`
 }
 
-// historySize is how many recent messages a newcomer is shown.
-const historySize = 50
+// HistorySize is how many recent messages a newcomer is shown.
+const HistorySize = 50
 
-// Chat is the controller of ws://host/ws/:room?name=NAME. It keeps who is
-// in which room (for the member list) and the recent messages of each
-// room; the hub does the broadcasting.
+// Chat is the controller of ws://host/ws/:room?name=NAME. Everything it
+// knows of a room is the hub's, so it works the same on one node or many
+// (hub/redisbroker): who is there (presence, with the name as data), the
+// recent messages (history), and the broadcasts.
 type Chat struct {
 	hub  *hub.Hub
 	ping time.Duration
-
-	mu    sync.Mutex // guards rooms
-	rooms map[string]*roomState
 }
 
-// roomState is one room's members and history. Its mu orders the room's
-// events (joins, messages, leaves): each is recorded and published under
-// it, so every member sees them in the order the history has them. A
-// publisher that outruns the room waits under it (the hub pushes back),
-// which holds up that room only.
-type roomState struct {
-	mu      sync.Mutex
-	names   map[uint64]string // by connection ID
-	history []Event
-	gone    bool // emptied and dropped from Chat.rooms
-}
-
-// NewChat returns a Chat broadcasting through h, pinging its clients
-// every ping.
+// NewChat returns a Chat on h, pinging its clients every ping. h must be
+// made with HubConfig, for the room's join and leave events and history.
 func NewChat(h *hub.Hub, ping time.Duration) *Chat {
-	return &Chat{hub: h, ping: ping, rooms: map[string]*roomState{}}
+	return &Chat{hub: h, ping: ping}
 }
 
-// lockRoom returns the room's state, created if needed, with its lock held.
-func (c *Chat) lockRoom(room string) *roomState {
-	for {
-		c.mu.Lock()
-		r := c.rooms[room]
-		if r == nil {
-			r = &roomState{names: map[uint64]string{}}
-			c.rooms[room] = r
+// HubConfig is the hub configuration the chat needs on top of cfg: the
+// room's history, and presence events turned into join and leave events
+// for the room's members.
+func HubConfig(cfg hub.Config) hub.Config {
+	cfg.HistorySize = HistorySize
+	cfg.PresenceMessage = func(ev hub.PresenceEvent) (*fiberws.PreparedMessage, error) {
+		kind := "leave"
+		if ev.Joined {
+			kind = "join"
 		}
-		c.mu.Unlock()
-		r.mu.Lock()
-		if !r.gone {
-			return r
-		}
-		r.mu.Unlock() // emptied meanwhile: take the new one
+		return fiberws.Prepare(Event{Type: kind, Room: ev.Room, From: string(ev.Member.Data), At: time.Now().UTC()})
 	}
+	return cfg
 }
 
 // Prefix mounts the route at /ws.
@@ -123,15 +105,17 @@ func (c *Chat) Routes() []fiberws.Route {
 // guard runs before the upgrade: a bad room or name gets a real HTTP
 // response with the *fiber.Error's status and never becomes a WebSocket.
 func (c *Chat) guard(ctx *fiber.Ctx) error {
-	if err := c.checkJoin(ctx.Params("room"), ctx.Query("name")); err != nil {
+	if err := c.checkJoin(ctx.UserContext(), ctx.Params("room"), ctx.Query("name")); err != nil {
 		return err
 	}
 	return nil
 }
 
 // checkJoin is the guard's rule: 400 for a bad room or name, 409 for a
-// name already used in the room.
-func (c *Chat) checkJoin(room, name string) *fiber.Error {
+// name already used in the room (on any node: the hub's presence), 503
+// when the presence cannot be read. Two clients taking one name at the
+// same instant on two nodes can both pass.
+func (c *Chat) checkJoin(ctx context.Context, room, name string) *fiber.Error {
 	if !roomPattern.MatchString(room) {
 		return fiber.NewError(fiber.StatusBadRequest, "room: 1 to 32 letters, digits, - or _")
 	}
@@ -142,16 +126,12 @@ func (c *Chat) checkJoin(room, name string) *fiber.Error {
 	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxName || strings.ContainsFunc(name, invisible) {
 		return fiber.NewError(fiber.StatusBadRequest, "name: 1 to 24 visible characters")
 	}
-	c.mu.Lock()
-	r := c.rooms[room]
-	c.mu.Unlock()
-	if r == nil {
-		return nil
+	members, err := c.hub.Presence(ctx, room)
+	if err != nil {
+		return fiber.NewError(fiber.StatusServiceUnavailable, "the chat cannot check names right now")
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, n := range r.names {
-		if strings.EqualFold(n, name) {
+	for _, m := range members {
+		if strings.EqualFold(string(m.Data), name) {
 			return fiber.NewError(fiber.StatusConflict, "name already taken in this room")
 		}
 	}
@@ -179,81 +159,35 @@ func (c *Chat) handle(ctx context.Context, conn *fiberws.Conn[*Event], msg *Inco
 	if msg == nil {
 		return nil, c.join(ctx, conn, room, name)
 	}
-	ev := Event{Type: "message", Room: room, From: name, Text: msg.Text, At: time.Now().UTC()}
-	r := c.lockRoom(room)
-	defer r.mu.Unlock()
-	r.history = append(r.history, ev)
-	if len(r.history) > historySize {
-		r.history = slices.Delete(r.history, 0, len(r.history)-historySize)
-	}
 	// Everyone, the sender included, gets the message with the server's
-	// timestamp.
+	// timestamp; the hub keeps it in the room's history. A sender that
+	// outruns the room waits here (the hub pushes back on it).
+	ev := Event{Type: "message", Room: room, From: name, Text: msg.Text, At: time.Now().UTC()}
 	return nil, hub.Broadcast(ctx, c.hub, room, ev)
 }
 
-// join joins the hub room, greets the newcomer with the member list and
-// recent history, and tells the others. Its cleanup (when the connection
-// closes, whoever closes it) tells the room that it left.
+// join joins the hub room with the name as presence data; the hub greets
+// the newcomer first, with the member list and the recent messages as they
+// are once it has joined, and tells the others (its join event,
+// PresenceMessage). When the connection closes, whoever closes it, the hub
+// tells the room that it left.
 func (c *Chat) join(ctx context.Context, s fiberws.Receiver, room, name string) error {
-	r := c.lockRoom(room)
-	defer r.mu.Unlock()
-	if _, err := c.hub.Join(ctx, room, s); err != nil {
-		c.dropIfEmpty(room, r)
-		return err
+	welcome := func(g hub.Greeting) (*fiberws.PreparedMessage, error) {
+		ev := Event{Type: "welcome", Room: room, You: name, At: time.Now().UTC()}
+		for _, m := range g.Members {
+			ev.Members = append(ev.Members, string(m.Data))
+		}
+		slices.SortFunc(ev.Members, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+		for _, env := range g.History {
+			var past Event
+			if json.Unmarshal(env.Data, &past) == nil && past.Type == "message" {
+				ev.History = append(ev.History, past)
+			}
+		}
+		return fiberws.Prepare(ev)
 	}
-	r.names[s.ID()] = name
-	// Cleanups run after the handler returns, last registered first: this
-	// one before the hub's own leave.
-	s.Cleanup(func() { c.leave(s, room, name) })
-	now := time.Now().UTC()
-	// Queued through the hub, not sent directly, so the welcome comes
-	// before any room event published after this join.
-	welcome := Event{Type: "welcome", Room: room, You: name, Members: r.memberNames(), History: slices.Clone(r.history), At: now}
-	if err := hub.Send(ctx, c.hub, s, welcome); err != nil {
-		return err
-	}
-	return hub.Broadcast(ctx, c.hub, room, Event{Type: "join", Room: room, From: name, At: now}, s)
-}
-
-// leave runs as the connection's cleanup: its context is done, so the
-// broadcast gets a bounded one of its own.
-func (c *Chat) leave(s fiberws.Receiver, room, name string) {
-	r := c.lockRoom(room)
-	defer r.mu.Unlock()
-	delete(r.names, s.ID())
-	if c.dropIfEmpty(room, r) {
-		return // the history goes with the last member
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
-	defer cancel()
-	_ = hub.Broadcast(ctx, c.hub, room, Event{Type: "leave", Room: room, From: name, At: time.Now().UTC()}, s)
-}
-
-// dropIfEmpty forgets a room without members; call with r.mu held.
-func (c *Chat) dropIfEmpty(room string, r *roomState) bool {
-	if len(r.names) > 0 {
-		return false
-	}
-	r.gone = true
-	c.mu.Lock()
-	if c.rooms[room] == r {
-		delete(c.rooms, room)
-	}
-	c.mu.Unlock()
-	return true
-}
-
-// leaveTimeout bounds the leave broadcast of a closed connection.
-const leaveTimeout = time.Second
-
-// memberNames is the sorted member list; call with r.mu held.
-func (r *roomState) memberNames() []string {
-	names := make([]string, 0, len(r.names))
-	for _, n := range r.names {
-		names = append(names, n)
-	}
-	slices.SortFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-	return names
+	_, err := c.hub.Join(ctx, room, s, hub.WithPresence([]byte(name)), hub.WithGreeting(welcome))
+	return err
 }
 
 // trimMessages is a pre-interceptor: it trims the text of each incoming

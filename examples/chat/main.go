@@ -2,6 +2,7 @@
 //
 //	go run ./examples/chat            # then open http://localhost:8080
 //	go run ./examples/chat -addr 127.0.0.1:9000 -read-timeout 10s -max-per-ip 50 -ping 5s
+//	go run ./examples/chat -redis redis://127.0.0.1:6379/0 -addr :8081   # a node of many
 //
 // Pick a name and a room, see who is there, and chat live; every tab in
 // the same room sees each message at once. One Go process serves the page
@@ -24,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fiberws/fiberws/hub/redisbroker"
 	"github.com/fiberws/fiberws/listener"
 )
 
@@ -33,9 +35,19 @@ func main() {
 	flag.DurationVar(&opts.readTimeout, "read-timeout", opts.readTimeout, "how long a request (the upgrade included) may take to arrive")
 	flag.IntVar(&opts.maxPerIP, "max-per-ip", opts.maxPerIP, "chat connections allowed from one client address (0: no cap)")
 	flag.DurationVar(&opts.ping, "ping", opts.ping, "keep-alive ping interval and pong timeout")
+	redisURL := flag.String("redis", "", "Redis URL (redis://host:6379/0) to share rooms, presence and history with other nodes; empty: this process alone")
 	flag.Parse()
 
 	opts.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *redisURL != "" {
+		b, err := redisbroker.New(redisbroker.Config{URL: *redisURL, Logger: opts.logger})
+		if err != nil {
+			opts.logger.Error("redis", "error", err)
+			os.Exit(1)
+		}
+		defer b.Close() // after the hub (deferred below runs first)
+		opts.broker = b
+	}
 	app, rooms, err := newApp(opts)
 	if err != nil {
 		opts.logger.Error("setup", "error", err)

@@ -3,10 +3,6 @@ package redisbroker_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -28,71 +24,6 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// redisServer is a real redis-server on a free loopback port, for one
-// test; it can be stopped and started again on the same port.
-type redisServer struct {
-	t    testing.TB
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startRedis starts redis-server (Debian's redis-server package). Without
-// it the test skips, or fails under CI (FIBERWS_CI=1).
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	bin := testproc.RequireTool(t, "redis-server", "apt-get install redis-server")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	r := &redisServer{t: t, bin: bin, port: port, dir: t.TempDir()}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-func (r *redisServer) url() string  { return "redis://" + r.addr() + "/0" }
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
-	r.cmd.Stdout, r.cmd.Stderr = os.Stderr, os.Stderr
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	r.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
-		close(done)
-	}(r.cmd, r.done)
-	c := redis.NewClient(&redis.Options{Addr: r.addr()})
-	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s did not answer within 10s", r.addr())
-		}
-	}
-}
-
-func (r *redisServer) stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	<-r.done
-	r.cmd = nil
-}
-
 var ctx = context.Background()
 
 // node is one fiberws node: a Fiber app serving /rooms/:room/:who, a hub
@@ -112,10 +43,10 @@ type node struct {
 // startNode starts a node on r. The route joins :room on connect, with
 // presence data :who; "all:TEXT" broadcasts TEXT to the whole room, any
 // other text to everyone but the sender.
-func startNode(t *testing.T, name string, r *redisServer, hcfg hub.Config) *node {
+func startNode(t *testing.T, name string, r *testproc.Redis, hcfg hub.Config) *node {
 	t.Helper()
 	n := &node{name: name, events: make(chan hub.PresenceEvent, 1000)}
-	n.client = redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
+	n.client = redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1})
 	b, err := redisbroker.New(redisbroker.Config{Client: n.client, Prefix: "test:", Timeout: 500 * time.Millisecond, HealthCheck: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -10,13 +10,14 @@ import (
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hub"
+	"github.com/fiberws/fiberws/internal/testproc"
 )
 
 // TestBroadcastAcrossNodes: two nodes on one Redis behave as one hub: a
 // broadcast reaches the room's members on both, "everyone but the sender"
 // holds across nodes, and a room's messages arrive in publish order.
 func TestBroadcastAcrossNodes(t *testing.T) {
-	r := startRedis(t)
+	r := testproc.StartRedis(t)
 	a, b := startNode(t, "a", r, hub.Config{}), startNode(t, "b", r, hub.Config{})
 	ann := a.dial(t, "lobby", "ann")
 	bob := b.dial(t, "lobby", "bob")
@@ -53,7 +54,7 @@ func TestBroadcastAcrossNodes(t *testing.T) {
 // with its first member and unsubscribes with its last, so it receives no
 // traffic of rooms it has no members in.
 func TestSubscribedOnlyWhileMembers(t *testing.T) {
-	r := startRedis(t)
+	r := testproc.StartRedis(t)
 	a := startNode(t, "a", r, hub.Config{})
 	numsub := func() int64 {
 		res, err := a.client.PubSubNumSub(ctx, "test:{quiet}").Result()
@@ -79,7 +80,7 @@ func TestSubscribedOnlyWhileMembers(t *testing.T) {
 // TestPresenceAcrossNodes: every node lists the room's members of all
 // nodes with their data, and hears of joins and leaves anywhere.
 func TestPresenceAcrossNodes(t *testing.T) {
-	r := startRedis(t)
+	r := testproc.StartRedis(t)
 	a, b := startNode(t, "a", r, hub.Config{}), startNode(t, "b", r, hub.Config{})
 	a.dial(t, "lobby", "ann")
 	if ev := a.nextEvent(t); !ev.Joined || string(ev.Member.Data) != "ann" {
@@ -127,7 +128,7 @@ func names(t *testing.T, n *node, room string) string {
 // leave, as expired.
 func TestPresenceExpiresWhenANodeDies(t *testing.T) {
 	const ttl = time.Second
-	r := startRedis(t)
+	r := testproc.StartRedis(t)
 	a, b := startNode(t, "a", r, hub.Config{PresenceTTL: ttl}), startNode(t, "b", r, hub.Config{PresenceTTL: ttl})
 	a.dial(t, "lobby", "ann")
 	a.nextEvent(t)
@@ -158,7 +159,7 @@ func TestPresenceExpiresWhenANodeDies(t *testing.T) {
 // across nodes and in order; a member joining WithGreeting gets them
 // first, and never one of them again live.
 func TestHistoryAndGreeting(t *testing.T) {
-	r := startRedis(t)
+	r := testproc.StartRedis(t)
 	a, b := startNode(t, "a", r, hub.Config{HistorySize: 3}), startNode(t, "b", r, hub.Config{HistorySize: 3})
 	ann := a.dial(t, "lobby", "ann")
 	waitMembers(t, a, "lobby", 1)
@@ -205,7 +206,7 @@ func TestHistoryAndGreeting(t *testing.T) {
 // once Redis is back, the subscriptions come back by themselves and
 // messages cross nodes again within 5s.
 func TestRedisRestart(t *testing.T) {
-	r := startRedis(t)
+	r := testproc.StartRedis(t)
 	a, b := startNode(t, "a", r, hub.Config{}), startNode(t, "b", r, hub.Config{})
 	ann := a.dial(t, "lobby", "ann")
 	al := a.dial(t, "lobby", "al")
@@ -218,7 +219,7 @@ func TestRedisRestart(t *testing.T) {
 	}
 	al.ReadText()
 
-	r.stop()
+	r.Stop()
 	began := time.Now()
 	err := hub.Broadcast(ctx, a.h, "lobby", "while down")
 	if err == nil {
@@ -236,19 +237,83 @@ func TestRedisRestart(t *testing.T) {
 		}
 	}
 
-	r.start()
+	r.Start()
 	restarted := time.Now()
-	for {
-		if time.Since(restarted) > 5*time.Second {
-			t.Fatal("no message crossed nodes within 5s of Redis coming back")
-		}
-		if hub.Broadcast(ctx, a.h, "lobby", "after") == nil {
-			_ = bob.Conn().SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-			if _, data, err := bob.Conn().ReadMessage(); err == nil && string(data) == "after" {
-				break
+	got := make(chan string, 100)
+	go func() { // bob reads on; one read deadline for the whole wait
+		_ = bob.Conn().SetReadDeadline(restarted.Add(6 * time.Second))
+		for {
+			_, data, err := bob.Conn().ReadMessage()
+			if err != nil {
+				close(got)
+				return
 			}
+			got <- string(data)
 		}
-		time.Sleep(100 * time.Millisecond)
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case msg, ok := <-got:
+			if !ok {
+				t.Fatal("no message crossed nodes within 5s of Redis coming back")
+			}
+			if strings.HasPrefix(msg, "after") {
+				break wait
+			}
+		case <-tick.C:
+			if time.Since(restarted) > 5*time.Second {
+				t.Fatal("no message crossed nodes within 5s of Redis coming back")
+			}
+			_ = hub.Broadcast(ctx, a.h, "lobby", "after")
+		}
 	}
 	t.Logf("cross-node delivery back %v after Redis restarted", time.Since(restarted).Round(time.Millisecond))
+}
+
+// TestStuckMemberHoldsUpNoDelivery: a member that never reads, on the
+// receiving node, does not hold up that node's subscription: the other
+// members there get every message, and the publisher on the other node is
+// not held back by it.
+func TestStuckMemberHoldsUpNoDelivery(t *testing.T) {
+	const n = 5000
+	r := testproc.StartRedis(t)
+	a, b := startNode(t, "a", r, hub.Config{}), startNode(t, "b", r, hub.Config{})
+	b.dial(t, "lobby", "stuck") // never reads
+	fast := b.dial(t, "lobby", "fast")
+	waitMembers(t, b, "lobby", 2)
+	read := make(chan error, 1)
+	go func() {
+		for i := range n {
+			_, data, err := fast.Read()
+			if err != nil {
+				read <- fmt.Errorf("after %d messages: %w", i, err)
+				return
+			}
+			if want := fmt.Sprintf("%d ", i); !strings.HasPrefix(string(data), want) {
+				read <- fmt.Errorf("message %d starts %q", i, data[:min(10, len(data))])
+				return
+			}
+		}
+		read <- nil
+	}()
+	began := time.Now()
+	msg := strings.Repeat("x", 1000)
+	for i := range n {
+		if err := hub.Broadcast(ctx, a.h, "lobby", fmt.Sprintf("%d %s", i, msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	published := time.Since(began)
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reading member did not get every message within 30s")
+	}
+	t.Logf("%d messages of 1 KB published in %v, all received by the reading member", n, published.Round(time.Millisecond))
 }

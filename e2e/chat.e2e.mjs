@@ -2,9 +2,11 @@
 // loopback port, opens the page twice in headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core; no browser is downloaded),
 // joins one room under two names, checks presence and live messages both
-// ways and the name guard, and saves a screenshot. Every wait is bounded;
-// the last line is "e2e: N passed, M failed" and the exit code is non-zero
-// on any failure.
+// ways and the name guard, and saves a screenshot. Then, with a
+// redis-server (Debian's; required when FIBERWS_CI=1, else skipped), it
+// runs two chat nodes on one Redis and opens one page on each. Every wait
+// is bounded; the last line is "e2e: N passed, M failed" and the exit code
+// is non-zero on any failure.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
@@ -21,7 +23,8 @@ const STEP_TIMEOUT = 10_000; // any single browser wait
 const TOTAL_TIMEOUT = 240_000; // the whole run, build included
 
 const results = [];
-let server = null;
+let servers = [];
+let redis = null;
 let browser = null;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "fiberws-e2e-"));
 
@@ -66,20 +69,25 @@ function freePort() {
   });
 }
 
-// startChat builds the example and runs it; it resolves with the page URL
-// once the server answers HTTP.
-async function startChat() {
+// startChat builds the example (once) and runs it with args; it resolves
+// with the page URL once the server answers HTTP.
+let built = null;
+async function startChat(...args) {
   const bin = path.join(tmp, "chat");
-  console.log("building examples/chat…");
-  execFileSync("go", ["build", "-o", bin, "./examples/chat"], { cwd: repo, stdio: "inherit", timeout: 180_000 });
+  if (!built) {
+    console.log("building examples/chat…");
+    execFileSync("go", ["build", "-o", bin, "./examples/chat"], { cwd: repo, stdio: "inherit", timeout: 180_000 });
+    built = bin;
+  }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}/`;
-  server = spawn(bin, ["-addr", `127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "pipe"] });
+  const server = spawn(bin, ["-addr", `127.0.0.1:${port}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  servers.push(server);
   let log = "";
   server.stdout.on("data", (d) => (log += d));
   server.stderr.on("data", (d) => (log += d));
   server.on("exit", (code, sig) => {
-    if (server) console.log(`chat server exited (${code ?? sig})`);
+    if (servers.includes(server)) console.log(`chat server exited (${code ?? sig})`);
   });
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -98,15 +106,51 @@ async function startChat() {
   return base;
 }
 
-async function stopChat() {
-  const s = server;
-  server = null;
+async function stopProcess(s) {
   if (!s || s.exitCode !== null) return;
   const exited = new Promise((r) => s.once("exit", r));
   s.kill("SIGTERM");
   const t = setTimeout(() => s.kill("SIGKILL"), 5000);
   await exited;
   clearTimeout(t);
+}
+
+async function stopChat() {
+  const list = servers;
+  servers = [];
+  await Promise.all(list.map(stopProcess));
+  const r = redis;
+  redis = null;
+  await stopProcess(r);
+}
+
+// startRedis runs redis-server on a free port; it resolves with its URL,
+// or null when redis-server is not installed (outside CI).
+async function startRedis() {
+  let bin = "";
+  try {
+    bin = execFileSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).trim();
+  } catch {
+    // not installed
+  }
+  if (!bin) {
+    if (process.env.FIBERWS_CI === "1") throw new Error("redis-server is not installed (apt-get install redis-server)");
+    return null;
+  }
+  const port = await freePort();
+  redis = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp], { stdio: "ignore" });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, "127.0.0.1", () => c.write("PING\r\n"));
+      c.setTimeout(1000, () => { c.destroy(); resolve(false); });
+      c.on("data", (d) => { c.destroy(); resolve(String(d).startsWith("+PONG")); });
+      c.on("error", () => resolve(false));
+    });
+    if (ok) return `redis://127.0.0.1:${port}/0`;
+    if (Date.now() > deadline) throw new Error("redis-server did not answer within 10s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function cleanup() {
@@ -210,6 +254,40 @@ async function main() {
     await ann.waitForFunction(() => document.querySelector("#count").textContent === "1");
     assert((await members(ann)).join(",") === "ann", `ann sees members ${await members(ann)}`);
     assert(ann.errors.length === 0, `page errors: ${ann.errors}`);
+  });
+
+  const redisURL = await startRedis();
+  if (!redisURL) {
+    console.log("skip two nodes on one Redis: redis-server is not installed");
+    return;
+  }
+  const node1 = await startChat("-redis", redisURL);
+  const node2 = await startChat("-redis", redisURL);
+  let cy, dee;
+  await test("two nodes on one Redis: pages on each see both members", async () => {
+    cy = await openChat(node1, "cy", "nodes");
+    dee = await openChat(node2, "dee", "nodes");
+    for (const [page, who] of [[cy, "cy"], [dee, "dee"]]) {
+      await page.waitForFunction(() => document.querySelector("#count").textContent === "2");
+      assert((await members(page)).join(",") === "cy,dee", `${who} sees members ${await members(page)}`);
+    }
+    await cy.waitForSelector('#messages .system:has-text("dee joined")');
+  });
+
+  await test("two nodes on one Redis: messages go both ways, history spans them", async () => {
+    assert(cy && dee, "pages not open");
+    await cy.fill("#text", "from node one");
+    await cy.press("#text", "Enter");
+    await dee.waitForSelector('#messages .msg[data-from="cy"] .bubble:has-text("from node one")');
+    await dee.fill("#text", "from node two");
+    await dee.press("#text", "Enter");
+    await cy.waitForSelector('#messages .msg[data-from="dee"] .bubble:has-text("from node two")');
+    // A newcomer on node one sees what was said on both.
+    const eve = await openChat(node1, "eve", "nodes");
+    await eve.waitForSelector('#messages .msg[data-from="dee"] .bubble:has-text("from node two")');
+    await eve.waitForSelector('#messages .msg[data-from="cy"] .bubble:has-text("from node one")');
+    await eve.context().close();
+    await dee.waitForSelector('#messages .system:has-text("eve left")');
   });
 }
 

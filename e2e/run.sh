@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser test of examples/chat. Installs what it needs on a fresh Debian
 # machine (as root): Chromium from Debian when /usr/bin/chromium is
-# missing, Node.js when node is missing, and playwright-core from the
-# lockfile (npm ci; no browser download). Then runs the test, whose last
+# missing, Node.js when node is missing, redis-server under CI (the
+# two-node test; skipped without it elsewhere), and playwright-core from
+# the lockfile (npm ci; no browser download). Then runs the test, whose last
 # line is "e2e: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +29,10 @@ fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "== installing nodejs and npm (Debian)"
 	apt_install nodejs npm
+fi
+if ! command -v redis-server >/dev/null && [ "${FIBERWS_CI:-}" = 1 ]; then
+	echo "== installing redis-server (Debian), for the two-node test"
+	apt_install redis-server
 fi
 
 echo "== npm ci (playwright-core, no browser download)"

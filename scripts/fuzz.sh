@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the root package for a bounded time each.
+# Runs every fuzz target (root package and hub/redisbroker) for a bounded
+# time each.
 #   scripts/fuzz.sh                 # 10s per target
 #   FUZZTIME=2m scripts/fuzz.sh     # longer
 #   FUZZ_PARALLEL=1 scripts/fuzz.sh # fewer workers (default: GOMAXPROCS)
@@ -14,8 +15,11 @@ if [[ -n "${FUZZ_PARALLEL:-}" ]]; then
 	parallel=(-parallel "$FUZZ_PARALLEL")
 fi
 
-targets=$(go test -list '^Fuzz' . | grep '^Fuzz' || true)
-if [[ -z "$targets" ]]; then
+# Every package with fuzz targets: "pkg target" pairs.
+pairs=$(for pkg in . ./hub/redisbroker; do
+	go test -list '^Fuzz' "$pkg" | grep '^Fuzz' | sed "s|^|$pkg |"
+done)
+if [[ -z "$pairs" ]]; then
 	echo "fuzz: no targets found" >&2
 	exit 1
 fi
@@ -24,12 +28,12 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 passed=0
 failed=0
-for t in $targets; do
-	echo "== fuzz $t ($fuzztime)"
+while read -r pkg t; do
+	echo "== fuzz $pkg $t ($fuzztime)"
 	ok=0
 	for attempt in 1 2; do
 		# The -timeout is a backstop far above the fuzz time.
-		if go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" "${parallel[@]}" -timeout 10m . 2>&1 | tee "$log"; then
+		if go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" "${parallel[@]}" -timeout 10m "$pkg" 2>&1 | tee "$log"; then
 			ok=1
 			break
 		fi
@@ -47,6 +51,6 @@ for t in $targets; do
 	else
 		failed=$((failed + 1))
 	fi
-done
+done <<<"$pairs"
 echo "fuzz: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

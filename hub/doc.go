@@ -76,13 +76,30 @@
 // member that stopped reading is its kernel socket buffers (a few MiB on
 // Linux) plus at most the budget.
 //
+// # Presence and history
+//
+// A member that joins WithPresence(data) is listed, with its data (a user
+// name), by Presence on every node; its join and leave are presence
+// events, delivered to every hub with members in the room: Config.OnPresence
+// hears of them, and Config.PresenceMessage turns each into a message for
+// the room's members (the chat's "ann joined"). The hub refreshes its
+// members' presence every third of Config.PresenceTTL (30s); the members of
+// a node that dies without saying goodbye expire after it, and their leave
+// is announced. With Config.HistorySize, the hub keeps each room's last
+// messages; a member joining WithGreeting(build) is first sent build's
+// message, made from the room's presence and history as they are once it
+// has joined: no message of the room comes before it, and none of its
+// history comes again after it.
+//
 // # Brokers
 //
 // Broadcasts go through a Broker, which carries them to every Hub that
-// subscribed to the room. The default, NewMemoryBroker, is in-process. A
-// multi-node broker (Redis pub/sub, NATS…) implements
-// the same two-method interface and is set in Config.Broker; code that uses
-// the Hub does not change. An Envelope is plain data (message type and
+// subscribed to the room. The default, NewMemoryBroker, is in-process (and
+// is also the Presence and History). hub/redisbroker runs hubs on many
+// nodes through Redis (docs/SCALING.md); another multi-node broker (NATS…)
+// implements the same two-method interface, and Presence and History if it
+// keeps them, and is set in Config.Broker; code that uses the Hub does not
+// change. An Envelope is plain data (message type and
 // payload, the publishing hub, members to skip by an ID unique across
 // nodes), so a networked broker ships it as it is. The hub subscribes to a
 // room when its first local member joins and cancels when the last one

@@ -154,6 +154,12 @@ func TestConfigDefault(t *testing.T) {
 	if got := hub.ConfigDefault.MinReadRate; got != 256<<10 {
 		t.Errorf("hub.ConfigDefault.MinReadRate = %d, SECURITY.md says 256 KiB/s", got)
 	}
+	if got := hub.ConfigDefault.PresenceTTL; got != 30*time.Second {
+		t.Errorf("hub.ConfigDefault.PresenceTTL = %v, SECURITY.md says 30s", got)
+	}
+	if got := hub.ConfigDefault.HistoryTTL; got != 24*time.Hour || hub.ConfigDefault.HistorySize != 0 {
+		t.Errorf("hub history defaults %d messages for %v, SECURITY.md says none (24h when set)", hub.ConfigDefault.HistorySize, got)
+	}
 	if got := hub.ConfigDefault.BrokerTimeout; got != 5*time.Second {
 		t.Errorf("hub.ConfigDefault.BrokerTimeout = %v, SECURITY.md says 5s", got)
 	}

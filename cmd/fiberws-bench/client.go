@@ -85,20 +85,7 @@ func readInto(c *websocket.Conn, buf []byte) ([]byte, error) {
 	if err != nil {
 		return buf, err
 	}
-	buf = buf[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	return readAll(r, buf[:0])
 }
 
 func write(c *websocket.Conn, msg []byte) error {
@@ -298,9 +285,19 @@ func (h *idleHolder) release(conns []*websocket.Conn) {
 	h.wg.Wait()
 }
 
-// receiveBroadcasts waits on every connection for one message and returns
+// receiveBroadcast waits on every connection for one message and returns
 // when the last arrived (or the timeout passed).
 func receiveBroadcast(conns []*websocket.Conn, timeout time.Duration) (last time.Time, got int64, err error) {
+	last, got, _, err = receiveMessages(conns, 1, timeout, nil)
+	return last, got, err
+}
+
+// receiveMessages waits on every connection for k messages, each within
+// timeout of the previous one, and passes each to check (if not nil) with
+// its index on that connection. It returns when the last message arrived
+// on the last connection, how many arrived in all, and on how many
+// connections reading or check failed (with the first such error).
+func receiveMessages(conns []*websocket.Conn, k int, timeout time.Duration, check func(i int, msg []byte) error) (last time.Time, got int64, failed int, err error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var n atomic.Int64
@@ -309,27 +306,56 @@ func receiveBroadcast(conns []*websocket.Conn, timeout time.Duration) (last time
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = c.SetReadDeadline(time.Now().Add(timeout))
-			if _, _, rerr := c.ReadMessage(); rerr != nil {
-				mu.Lock()
+			var buf []byte
+			var rerr error
+			for i := 0; i < k && rerr == nil; i++ {
+				_ = c.SetReadDeadline(time.Now().Add(timeout))
+				var r io.Reader
+				if _, r, rerr = c.NextReader(); rerr == nil {
+					buf = buf[:0]
+					if buf, rerr = readAll(r, buf); rerr == nil && check != nil {
+						rerr = check(i, buf)
+					}
+				}
+				if rerr == nil {
+					n.Add(1)
+				}
+			}
+			t := time.Now()
+			mu.Lock()
+			defer mu.Unlock()
+			if rerr != nil {
+				failed++
 				if firstErr == nil {
 					firstErr = rerr
 				}
-				mu.Unlock()
 				return
 			}
-			t := time.Now()
-			n.Add(1)
-			mu.Lock()
 			if t.After(last) {
 				last = t
 			}
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil && n.Load() < int64(len(conns)) {
-		err = errors.Join(fmt.Errorf("%d of %d received", n.Load(), len(conns)), firstErr)
+	if failed > 0 {
+		err = errors.Join(fmt.Errorf("%d of %d connections failed, %d of %d messages received", failed, len(conns), n.Load(), int64(k)*int64(len(conns))), firstErr)
 	}
-	return last, n.Load(), err
+	return last, n.Load(), failed, err
+}
+
+// readAll appends what r holds to buf.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

@@ -3,9 +3,12 @@ package fiberws
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // Controller groups WebSocket routes under a common path prefix, the Go form
@@ -51,10 +54,22 @@ type ControllerInterceptors interface{ Interceptors() []Interceptor }
 type ControllerCatchers interface{ Catchers() []Catcher }
 
 // Register mounts controllers on router (a *fiber.App or a group) with the
-// default configuration. It is New().Register(router, controllers...).
+// default configuration, on the one Server of router's app: every
+// Register call for one app (on the app or any of its groups) shares that
+// Server's connection cap, duplicate check and shutdown. Use New and
+// Server.Register for a configuration of your own.
 func Register(router fiber.Router, controllers ...Controller) error {
-	return New().Register(router, controllers...)
+	app := appOf(router)
+	if app == nil {
+		return New().Register(router, controllers...)
+	}
+	srv, _ := appServers.LoadOrStore(app, New())
+	return srv.(*Server).Register(router, controllers...)
 }
+
+// appServers holds the Server of each app that package-level Register
+// was used on; an app's entry goes when the app shuts down.
+var appServers sync.Map // *fiber.App -> *Server
 
 // Register mounts controllers on router (a *fiber.App or a group): each
 // controller becomes a group at its prefix, each route a GET on it. A plain
@@ -62,12 +77,18 @@ func Register(router fiber.Router, controllers ...Controller) error {
 // through to Fiber.
 //
 // Every route is checked before anything is mounted; the error names the
-// controller and path of each problem (empty or duplicate path, nil
-// handler, non-positive ping interval, options the route's mode cannot
-// serve). When router is a *fiber.App, the app's shutdown also shuts this
-// Server down.
+// controller and path of each problem (empty path, a path the Server
+// already mounted, counting the group's prefix, nil handler, non-positive
+// ping interval, options the route's mode cannot serve, a controller
+// method that looks like a lifecycle method but is not one). The app's
+// shutdown, whether router is the app or a group of it, also shuts this
+// Server down: every connection gets 1001.
 func (srv *Server) Register(router fiber.Router, controllers ...Controller) error {
-	mounts, err := srv.plan(controllers)
+	base := ""
+	if g, ok := router.(*fiber.Group); ok {
+		base = normalizePrefix(g.Prefix)
+	}
+	mounts, err := srv.plan(base, controllers)
 	if err != nil {
 		return err
 	}
@@ -75,47 +96,106 @@ func (srv *Server) Register(router fiber.Router, controllers ...Controller) erro
 		router.Group(m.prefix).Get(m.route.path, m.handlers()...)
 	}
 	srv.fitPartialBudget(mounts)
-	if app, ok := router.(*fiber.App); ok {
-		srv.shutdownOnAppShutdown(app)
-		srv.checkFileLimit(app.Config().Concurrency)
+	if app := appOf(router); app != nil {
+		srv.attach(app)
+	}
+	return nil
+}
+
+// attach ties the Server to app, once: the app's shutdown shuts it down,
+// and the open-files limit is checked against the app's concurrency.
+func (srv *Server) attach(app *fiber.App) {
+	srv.mu.Lock()
+	if srv.apps[app] {
+		srv.mu.Unlock()
+		return
+	}
+	srv.apps[app] = true
+	srv.mu.Unlock()
+	srv.shutdownOnAppShutdown(app)
+	srv.checkFileLimit(app.Config().Concurrency)
+}
+
+// appOf is the app a router belongs to: the app itself, or a group's.
+// Fiber v2 keeps a group's app unexported, so it is read by reflection;
+// nil if that ever fails (a fiber.Router of another kind).
+func appOf(r fiber.Router) *fiber.App {
+	switch r := r.(type) {
+	case *fiber.App:
+		return r
+	case *fiber.Group:
+		if f := reflect.ValueOf(r).Elem().FieldByName("app"); f.IsValid() && f.Type() == reflect.TypeFor[*fiber.App]() {
+			return (*fiber.App)(f.UnsafePointer())
+		}
 	}
 	return nil
 }
 
 // Handler returns the controllers' routes as one fiber.Handler, for apps
-// that mount with app.Use(h): a request for one of the routes is served
-// (upgrade, middleware, guards and all); any other request goes on with
-// c.Next(). Paths are matched as if registered on the app's root. Call
-// Shutdown yourself when the app stops.
+// that mount with app.Use(h) or group.Use(h): a request for one of the
+// routes is served (upgrade, middleware, guards and all) exactly as if
+// the routes were registered where the handler is used, with the app's
+// configuration (ProxyHeader, ErrorHandler…); any other request goes on
+// with c.Next(). Paths are checked for duplicates among these controllers
+// only. The app's shutdown shuts this Server down, as with Register.
 func (srv *Server) Handler(controllers ...Controller) (fiber.Handler, error) {
-	mounts, err := srv.plan(controllers)
+	mounts, err := srv.plan("", controllers)
 	if err != nil {
 		return nil, err
 	}
-	sub := fiber.New(fiber.Config{DisableStartupMessage: true})
-	for _, m := range mounts {
-		sub.Group(m.prefix).Get(m.route.path, m.handlers()...)
-	}
 	srv.fitPartialBudget(mounts)
-	const missKey = "fiberws.handler.miss"
+	return (&useHandler{srv: srv, mounts: mounts}).serve, nil
+}
+
+// useHandler serves routes mounted with Use. Fiber routes only what is
+// registered on the app, so each place the handler is used (an app, a
+// group's prefix) gets an app of its own, made at its first request with
+// the using app's configuration and the routes under that prefix.
+type useHandler struct {
+	srv    *Server
+	mounts []*mountedRoute
+	apps   sync.Map // *fiber.App + prefix -> fasthttp.RequestHandler
+}
+
+type useKey struct {
+	app    *fiber.App
+	prefix string
+}
+
+const useMiss = "fiberws.use.miss"
+
+func (u *useHandler) serve(c *fiber.Ctx) error {
+	key := useKey{c.App(), strings.TrimRight(c.Route().Path, "/")}
+	h, ok := u.apps.Load(key)
+	if !ok {
+		h, _ = u.apps.LoadOrStore(key, u.build(key))
+	}
+	h.(fasthttp.RequestHandler)(c.Context())
+	if c.Locals(useMiss) == true {
+		c.Locals(useMiss, nil)
+		return c.Next()
+	}
+	return nil
+}
+
+func (u *useHandler) build(key useKey) fasthttp.RequestHandler {
+	cfg := key.app.Config()
+	cfg.DisableStartupMessage = true
+	sub := fiber.New(cfg)
+	for _, m := range u.mounts {
+		sub.Group(key.prefix+m.prefix).Get(m.route.path, m.handlers()...)
+	}
 	sub.Use(func(c *fiber.Ctx) error {
-		c.Locals(missKey, true)
+		c.Locals(useMiss, true)
 		return nil
 	})
-	serve := sub.Handler()
-	return func(c *fiber.Ctx) error {
-		serve(c.Context())
-		if c.Locals(missKey) == true {
-			c.Locals(missKey, nil)
-			return c.Next()
-		}
-		return nil
-	}, nil
+	u.srv.attach(key.app)
+	return sub.Handler()
 }
 
 // plan checks every route of every controller and builds their mounted
 // form; nothing is registered unless all are valid.
-func (srv *Server) plan(controllers []Controller) ([]*mountedRoute, error) {
+func (srv *Server) plan(base string, controllers []Controller) ([]*mountedRoute, error) {
 	var errs []error
 	var mounts []*mountedRoute
 	srv.mu.Lock()
@@ -127,9 +207,12 @@ func (srv *Server) plan(controllers []Controller) ([]*mountedRoute, error) {
 			continue
 		}
 		name := fmt.Sprintf("%T", ctrl)
+		for _, err := range checkLifecycleMethods(ctrl) {
+			errs = append(errs, fmt.Errorf("fiberws: controller %s: %w", name, err))
+		}
 		prefix := normalizePrefix(ctrl.Prefix())
 		for _, r := range ctrl.Routes() {
-			full := prefix + normalizePath(r.path)
+			full := base + prefix + normalizePath(r.path)
 			if err := checkRoute(r); err != nil {
 				errs = append(errs, fmt.Errorf("fiberws: controller %s, route %q: %w", name, r.path, err))
 				continue
@@ -156,6 +239,52 @@ func (srv *Server) plan(controllers []Controller) ([]*mountedRoute, error) {
 	return mounts, nil
 }
 
+// lifecycleMethods are the optional methods of a controller, by name, with
+// the interface each must satisfy.
+var lifecycleMethods = []struct {
+	name  string
+	iface reflect.Type
+	sig   string
+}{
+	{"Observers", reflect.TypeFor[ControllerObservers](), "Observers() []fiberws.Observer"},
+	{"Middleware", reflect.TypeFor[ControllerMiddleware](), "Middleware() []fiber.Handler"},
+	{"Guards", reflect.TypeFor[ControllerGuards](), "Guards() []fiberws.Guard"},
+	{"Interceptors", reflect.TypeFor[ControllerInterceptors](), "Interceptors() []fiberws.Interceptor"},
+	{"Catchers", reflect.TypeFor[ControllerCatchers](), "Catchers() []fiberws.Catcher"},
+	{"OnOpen", reflect.TypeFor[ControllerOpen](), "OnOpen(ctx context.Context, s *fiberws.Session) error"},
+	{"OnClose", reflect.TypeFor[ControllerClose](), "OnClose(s *fiberws.Session, info fiberws.CloseInfo)"},
+}
+
+// checkLifecycleMethods finds the methods of ctrl that look like a
+// lifecycle method (Guard for Guards, a wrong signature…) but are not
+// one: without this, a typo would leave a route unprotected, silently.
+func checkLifecycleMethods(ctrl Controller) []error {
+	var errs []error
+	t := reflect.TypeOf(ctrl)
+	stem := func(s string) string {
+		s = strings.ToLower(s)
+		for _, suffix := range []string{"es", "s"} {
+			if t, ok := strings.CutSuffix(s, suffix); ok && len(t) > 4 {
+				return t
+			}
+		}
+		return s
+	}
+	for i := range t.NumMethod() {
+		m := t.Method(i).Name
+		for _, lm := range lifecycleMethods {
+			if stem(m) == stem(lm.name) && !t.Implements(lm.iface) {
+				if m == lm.name {
+					errs = append(errs, fmt.Errorf("method %s has the wrong signature: want %s", m, lm.sig))
+				} else {
+					errs = append(errs, fmt.Errorf("method %s is not a lifecycle method: did you mean %s?", m, lm.sig))
+				}
+			}
+		}
+	}
+	return errs
+}
+
 func checkRoute(r Route) error {
 	switch {
 	case r.bind == nil:
@@ -173,7 +302,7 @@ func checkRoute(r Route) error {
 	case r.onConnect && r.mode == ModeSendOnly:
 		return errors.New("OnConnect does not apply to a send-only route: its handler always runs at connect")
 	}
-	return nil
+	return checkOpens(r)
 }
 
 func normalizePrefix(p string) string {

@@ -32,6 +32,8 @@ type Route struct {
 	guards       []Guard
 	interceptors []Interceptor
 	catchers     []Catcher
+	opens        []openHook
+	closes       []func(*Session, CloseInfo)
 
 	// bind makes the per-connection handler: it holds the typed Conn and
 	// the decoder, so the message path needs no reflection.
@@ -43,6 +45,8 @@ type Route struct {
 // decoder, the user's handler and the reply path.
 type messageHandler interface {
 	handle(ctx context.Context, m *Message) error
+	// conn is the handler's *Conn[Out] (nil for a receive-only route).
+	conn() any
 }
 
 // Path is the route path below the controller prefix.

@@ -30,6 +30,8 @@ func (t *twoWay[In, Out]) handle(ctx context.Context, m *Message) error {
 	return ignoreClosed(t.c.Send(out))
 }
 
+func (t *twoWay[In, Out]) conn() any { return t.c }
+
 type twoWayStream[In, Out any] struct {
 	c   *Conn[Out]
 	h   func(context.Context, *Conn[Out], In) (iter.Seq[Out], error)
@@ -51,6 +53,8 @@ func (t *twoWayStream[In, Out]) handle(ctx context.Context, m *Message) error {
 	return sendAll(t.c, seq)
 }
 
+func (t *twoWayStream[In, Out]) conn() any { return t.c }
+
 type receiveOnly[In any] struct {
 	s   *Session
 	h   func(context.Context, *Session, In) error
@@ -68,6 +72,8 @@ func (r *receiveOnly[In]) handle(ctx context.Context, m *Message) error {
 	return r.h(ctx, r.s, in)
 }
 
+func (r *receiveOnly[In]) conn() any { return nil }
+
 type sendOnly[Out any] struct {
 	c *Conn[Out]
 	h func(context.Context, *Conn[Out]) (Out, error)
@@ -81,6 +87,8 @@ func (s *sendOnly[Out]) handle(ctx context.Context, _ *Message) error {
 	return ignoreClosed(s.c.Send(out))
 }
 
+func (s *sendOnly[Out]) conn() any { return s.c }
+
 type sendOnlyStream[Out any] struct {
 	c *Conn[Out]
 	h func(context.Context, *Conn[Out]) (iter.Seq[Out], error)
@@ -93,6 +101,8 @@ func (s *sendOnlyStream[Out]) handle(ctx context.Context, _ *Message) error {
 	}
 	return sendAll(s.c, seq)
 }
+
+func (s *sendOnlyStream[Out]) conn() any { return s.c }
 
 // sendAll sends each element of seq in order and stops iterating as soon as
 // the connection closes or a send fails.

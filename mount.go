@@ -1,6 +1,7 @@
 package fiberws
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -31,6 +32,10 @@ type mountedRoute struct {
 	pre, post  []Interceptor // pre: app, controller, route; post: reversed
 	catchers   []Catcher     // route, controller, app
 	origin     fiber.Handler
+	// opens are the controller's OnOpen and the route's, in that order;
+	// closes the route's OnClose and the controller's.
+	opens  []openHook
+	closes []func(*Session, CloseInfo)
 }
 
 func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute {
@@ -56,6 +61,14 @@ func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute 
 	slices.Reverse(mr.post)
 	mr.catchers = concat(r.catchers, scope[ControllerCatchers](ctrl, ControllerCatchers.Catchers), cfg.Catchers)
 	mr.origin = origin.New(origin.Config{AllowOrigins: cfg.Origins})
+	if co, ok := ctrl.(ControllerOpen); ok {
+		mr.opens = append(mr.opens, openHook{run: func(ctx context.Context, s *Session, _ messageHandler) error { return co.OnOpen(ctx, s) }})
+	}
+	mr.opens = append(mr.opens, r.opens...)
+	mr.closes = slices.Clone(r.closes)
+	if cc, ok := ctrl.(ControllerClose); ok {
+		mr.closes = append(mr.closes, cc.OnClose)
+	}
 	return mr
 }
 
@@ -90,7 +103,17 @@ func (mr *mountedRoute) handlers() []fiber.Handler {
 	return append(hs, mr.origin, mr.upgrade)
 }
 
-const localRequest = "fiberws.request"
+// localRequest holds when the request arrived; localUpgrade marks that it
+// got as far as the upgrade, past the middleware and guards.
+const (
+	localRequest = "fiberws.request"
+	localUpgrade = "fiberws.upgrade"
+)
+
+// ErrNotUpgraded is the summary's Err of a request that a middleware
+// answered itself, without calling c.Next(): the client got that answer,
+// not an upgrade (a browser reports a bare "bad handshake").
+var ErrNotUpgraded = errors.New("fiberws: a middleware answered the request without calling c.Next(), so it was never upgraded")
 
 // entry starts the lifecycle: it tells the observers of the request and,
 // if the request ends without an upgrade, gives them its summary.
@@ -101,21 +124,31 @@ func (mr *mountedRoute) entry(c *fiber.Ctx) error {
 		mr.observeRequest(c)
 	}
 	err := c.Next()
-	if c.Response().StatusCode() == fiber.StatusSwitchingProtocols || len(mr.observers) == 0 {
+	status := c.Response().StatusCode()
+	if status == fiber.StatusSwitchingProtocols {
 		return err
 	}
-	status := c.Response().StatusCode()
+	summaryErr := err
 	var fe *fiber.Error
-	if errors.As(err, &fe) {
+	switch {
+	case errors.As(err, &fe):
 		status = fe.Code
-	} else if err != nil {
+	case err != nil:
 		status = fiber.StatusInternalServerError
+	case c.Locals(localUpgrade) == nil:
+		// Nobody rejected it, yet it never reached the upgrade: a
+		// middleware wrote a response and returned without c.Next().
+		mr.srv.logger().Warn("fiberws: a middleware answered a WebSocket request without calling c.Next(); the client gets no upgrade",
+			"route", c.Route().Path, "status", status)
+		summaryErr = ErrNotUpgraded
 	}
-	mr.observeSummary(hooks.Summary{
-		Route: c.Route().Path, Path: c.Path(), Params: paramMap(c), IP: c.IP(),
-		Start: start, Duration: time.Since(start), Status: status,
-		ClosedBy: hooks.Rejected, Err: err,
-	})
+	if len(mr.observers) > 0 {
+		mr.observeSummary(hooks.Summary{
+			Route: c.Route().Path, Path: c.Path(), Params: paramMap(c), IP: c.IP(),
+			Start: start, Duration: time.Since(start), Status: status,
+			ClosedBy: hooks.Rejected, Err: summaryErr,
+		})
+	}
 	return err
 }
 
@@ -172,6 +205,7 @@ func callGuard(g Guard, c *fiber.Ctx) (err error) {
 // upgrade switches the request to the WebSocket protocol and hands the
 // connection to serve on the goroutine fasthttp hijacks it to.
 func (mr *mountedRoute) upgrade(c *fiber.Ctx) error {
+	c.Locals(localUpgrade, true)
 	if !websocket.FastHTTPIsWebSocketUpgrade(c.Context()) {
 		c.Set(fiber.HeaderUpgrade, "websocket")
 		c.Set(fiber.HeaderConnection, "Upgrade")
@@ -221,14 +255,15 @@ func captureRequest(c *fiber.Ctx) *requestData {
 		}
 		req.cookies[string(k)] = string(v)
 	})
-	c.Context().VisitUserValues(func(k []byte, v any) {
-		if string(k) == localRequest {
+	req.userCtx = c.UserContext()
+	c.Context().VisitUserValuesAll(func(k, v any) {
+		if k == localRequest || k == localUpgrade {
 			return
 		}
 		if req.locals == nil {
-			req.locals = map[string]any{}
+			req.locals = map[any]any{}
 		}
-		req.locals[string(k)] = v
+		req.locals[k] = v
 	})
 	return req
 }

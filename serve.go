@@ -47,7 +47,9 @@ const (
 // connection is fully wound down: socket closed, handler returned,
 // cleanups run, observers told.
 func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
-	ctx, cancel := context.WithCancel(context.Background())
+	// The upgrade request's values (tracing, request IDs), without its
+	// cancellation: fasthttp is done with the request, not the connection.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(req.userCtx))
 	s := &Session{
 		id:       sessionIDs.Add(1),
 		route:    mr,
@@ -78,6 +80,11 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 
 	s.handler = mr.route.bind(s)
 	route := mr.route
+	connectRun := route.onConnect
+	if len(mr.opens) > 0 {
+		s.handler = &opening{s: s, opens: mr.opens, next: s.handler, connect: route.onConnect || route.mode == ModeSendOnly}
+		connectRun = true
+	}
 	switch {
 	case route.mode == ModeSendOnly:
 		// Nothing is queued (incoming data is discarded), so no inbox.
@@ -85,7 +92,7 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		s.workerDone = make(chan struct{})
 		go s.work(true)
 		s.read()
-	case route.onConnect && s.state.Load() == stateOpen && !s.runInline(Message{Connect: true}):
+	case connectRun && s.state.Load() == stateOpen && !s.runInline(Message{Connect: true}):
 		// The trigger was slow and reading moved on without us.
 		s.work(false)
 	case !s.read():
@@ -477,6 +484,7 @@ func (s *Session) finish() {
 	if s.route.keepalive != nil {
 		s.route.keepalive.remove(s)
 	}
+	s.runCloses()
 	s.runCleanups()
 	s.route.leave(s.req.ip)
 	s.route.srv.untrack(s)

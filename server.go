@@ -44,6 +44,8 @@ type Server struct {
 	sweeper *sweeper
 	// fileLimitChecked is set once checkFileLimit has run (limits.go).
 	fileLimitChecked atomic.Bool
+	// apps are the Fiber apps the Server is attached to (guarded by mu).
+	apps map[*fiber.App]bool
 	// shutdownStart is when shutdown began (guarded by mu); watched holds
 	// the done channels of the fasthttp servers watchShutdown watches,
 	// watching the last one, to skip the lock on every upgrade.
@@ -69,6 +71,7 @@ func New(config ...Config) *Server {
 		paths:   map[string]string{},
 		conns:   map[*Session]struct{}{},
 		watched: map[<-chan struct{}]struct{}{},
+		apps:    map[*fiber.App]bool{},
 		perIP:   newIPCounts(cfg.MaxConnectionsPerIP),
 		partial: partialBudget{limit: cfg.PartialMessageBudget, holders: map[*Session]int64{}},
 	}
@@ -187,6 +190,7 @@ func (srv *Server) beginShutdown() <-chan struct{} {
 // shutdown), the app's time is up: the remaining sockets are dropped.
 func (srv *Server) shutdownOnAppShutdown(app *fiber.App) {
 	app.Hooks().OnShutdown(func() error {
+		appServers.CompareAndDelete(app, srv)
 		srv.beginShutdown()
 		srv.mu.Lock()
 		deadline := srv.shutdownStart.Add(srv.cfg.ShutdownTimeout)

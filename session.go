@@ -143,9 +143,24 @@ func (s *Session) Cookie(key string, defaultValue ...string) string {
 	return first(defaultValue)
 }
 
-// Locals returns a value that middleware stored with c.Locals(key, value)
-// on the upgrade request (string keys only).
-func (s *Session) Locals(key string) any { return s.req.locals[key] }
+// Locals reads and writes the connection's own data, as c.Locals does for
+// a request: Locals(key) returns the value of key, Locals(key, value) sets
+// it and returns it. It starts with everything the middleware stored on
+// the upgrade request (c.Locals, any key), and is the place for
+// per-connection state (a user, a counter…) instead of a map beside the
+// library. Safe for concurrent use.
+func (s *Session) Locals(key any, value ...any) any {
+	s.req.localsMu.Lock()
+	defer s.req.localsMu.Unlock()
+	if len(value) == 0 {
+		return s.req.locals[key]
+	}
+	if s.req.locals == nil {
+		s.req.locals = map[any]any{}
+	}
+	s.req.locals[key] = value[0]
+	return value[0]
+}
 
 // IP is the client's address as Fiber reports it (c.IP()).
 func (s *Session) IP() string { return s.req.ip }
@@ -249,8 +264,13 @@ type requestData struct {
 	params        []string // key, value, key, value…
 	headers       []string
 	cookies       map[string]string
-	locals        map[string]any
 	ip            string
+	// userCtx is the request's c.UserContext(): the connection's context
+	// keeps its values (a trace span, a request ID), not its cancellation.
+	userCtx context.Context
+
+	localsMu sync.Mutex
+	locals   map[any]any
 	rawQuery      string
 	start         time.Time
 

@@ -20,8 +20,10 @@ type Conn interface {
 	Query(key string, defaultValue ...string) string
 	// Header returns a header of the upgrade request.
 	Header(key string, defaultValue ...string) string
-	// Locals returns a value stored by middleware on the upgrade request.
-	Locals(key string) any
+	// Locals reads (Locals(key)) and writes (Locals(key, value)) the
+	// connection's data, which starts with what middleware stored on the
+	// upgrade request; see fiberws.Session.Locals.
+	Locals(key any, value ...any) any
 	// IP is the client's address as Fiber reports it.
 	IP() string
 	// Context is cancelled when the connection closes.

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/hub"
+	"github.com/fiberws/fiberws/hub/redisbroker"
 )
 
 const room = "bench"
@@ -45,9 +49,18 @@ func (b *broadcaster) rawMember(c *contribws.Conn) {
 }
 
 // hubRoute is the fiberws broadcast route: every connection joins the
-// hub's room at connect and sends nothing.
-func (b *broadcaster) hubRoute() (fiberws.Route, bool) {
-	b.hub = hub.New()
+// hub's room at connect and sends nothing. With redisURL, the hub's broker
+// is a redisbroker on it, its keys and channels under redisPrefix.
+func (b *broadcaster) hubRoute(redisURL string) (fiberws.Route, error) {
+	var cfg hub.Config
+	if redisURL != "" {
+		rb, err := redisbroker.New(redisbroker.Config{URL: redisURL, Prefix: redisPrefix(os.Getppid())})
+		if err != nil {
+			return fiberws.Route{}, err
+		}
+		cfg.Broker = rb
+	}
+	b.hub = hub.New(cfg)
 	h := b.hub
 	return fiberws.WebSocket("/bc", func(ctx context.Context, c *fiberws.Conn[*string], msg *string) (*string, error) {
 		if msg == nil {
@@ -63,7 +76,46 @@ func (b *broadcaster) hubRoute() (fiberws.Route, bool) {
 			return nil, err
 		}
 		return nil, nil
-	}, fiberws.OnConnect()), true
+	}, fiberws.OnConnect()), nil
+}
+
+// redisPrefix is the Redis key prefix of the server children of the bench
+// process pid (theirs is the parent's), so that runs sharing one Redis
+// (-redis) do not hear each other.
+func redisPrefix(pid int) string { return "fiberws-bench:" + strconv.Itoa(pid) + ":" }
+
+// burstResult is what /ctl/burst answers.
+type burstResult struct {
+	Sent   int     `json:"sent"`
+	Errors int     `json:"errors"`
+	Ms     float64 `json:"ms"`
+	Err    string  `json:"error,omitempty"`
+}
+
+// burst publishes n messages to the room through the hub, one after the
+// other as fast as hub.Broadcast returns: "0-xxx…", "1-xxx…", each of
+// size bytes at least.
+func (b *broadcaster) burst(n, size int) burstResult {
+	var res burstResult
+	if b.hub == nil {
+		res.Err = "no hub"
+		return res
+	}
+	pad := strings.Repeat("x", max(0, size-6))
+	ctx := context.Background()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := hub.Broadcast(ctx, b.hub, room, strconv.Itoa(i)+"-"+pad); err != nil {
+			res.Errors++
+			if res.Err == "" {
+				res.Err = err.Error()
+			}
+			continue
+		}
+		res.Sent++
+	}
+	res.Ms = float64(time.Since(start)) / float64(time.Millisecond)
+	return res
 }
 
 func (b *broadcaster) members() int {

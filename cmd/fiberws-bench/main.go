@@ -6,7 +6,10 @@
 //     encodes with go-json too);
 //   - idle connections: server RSS per connection, with and without ping
 //     keep-alive;
-//   - broadcast of one message to C clients: fiberws hub vs a plain loop.
+//   - broadcast of one message to C clients: fiberws hub vs a plain loop;
+//   - scale: fan-out through Redis (hub/redisbroker) across two nodes vs
+//     the in-memory hub on one node, for one broadcast to many clients and
+//     a burst of messages to one room (needs redis-server, or -redis).
 //
 // Every server runs in a child process (this binary re-executed with
 // -serve), pinned to CPU 0 while the client runs on CPU 1 (when taskset is
@@ -46,6 +49,9 @@ type options struct {
 	idle                              int
 	idlePing                          time.Duration
 	bcClients, bcRounds               int
+	scaleClients, scaleMembers        int
+	scaleBurst                        int
+	redisURL                          string
 	limit                             time.Duration
 	only                              string
 	out                               string
@@ -56,10 +62,11 @@ type options struct {
 
 func main() {
 	var (
-		serveKind = flag.String("serve", "", "internal: run a server child of this kind (raw, rawjson, string, json)")
-		servePing = flag.Duration("serve-ping", 0, "internal: keep-alive ping interval of the server child")
-		serveProf = flag.String("serve-prof", "", "internal: directory for the server child's profiles")
-		o         options
+		serveKind  = flag.String("serve", "", "internal: run a server child of this kind (raw, rawjson, string, json)")
+		servePing  = flag.Duration("serve-ping", 0, "internal: keep-alive ping interval of the server child")
+		serveProf  = flag.String("serve-prof", "", "internal: directory for the server child's profiles")
+		serveRedis = flag.String("serve-redis", "", "internal: Redis URL for the server child's hub broker")
+		o          options
 	)
 	flag.IntVar(&o.conns, "conns", 50, "echo: connections")
 	flag.IntVar(&o.msgs, "msgs", 4000, "echo: messages per connection")
@@ -70,8 +77,12 @@ func main() {
 	flag.DurationVar(&o.idlePing, "idle-ping", time.Second, "idle: keep-alive ping interval for the with-ping runs")
 	flag.IntVar(&o.bcClients, "bc-clients", 5000, "broadcast: clients")
 	flag.IntVar(&o.bcRounds, "bc-rounds", 5, "broadcast: messages per run (the median time is reported)")
+	flag.IntVar(&o.scaleClients, "scale-clients", 5000, "scale: receivers of one broadcast, over two nodes")
+	flag.IntVar(&o.scaleMembers, "scale-rate-members", 100, "scale: receivers of the burst, over two nodes")
+	flag.IntVar(&o.scaleBurst, "scale-burst", 5000, "scale: messages of the burst")
+	flag.StringVar(&o.redisURL, "redis", "", "scale: Redis URL to use (default: start redis-server on a free port)")
 	flag.DurationVar(&o.limit, "limit", 60*time.Second, "upper bound on any single load run")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenarios to run: pingpong, pipelined, idle, broadcast (default all)")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenarios to run: pingpong, pipelined, idle, broadcast, scale (default all)")
 	flag.StringVar(&o.out, "out", "fiberws-bench.jsonl", "file for the JSON lines (\"-\": stdout, \"\": none)")
 	flag.StringVar(&o.profile, "profile", "", "directory: write CPU and alloc profiles of the server children under load (slows them down)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes: finishes in about 20 seconds")
@@ -79,7 +90,7 @@ func main() {
 	flag.Parse()
 
 	if *serveKind != "" {
-		if err := serve(*serveKind, *servePing, *serveProf); err != nil {
+		if err := serve(*serveKind, *servePing, *serveProf, *serveRedis); err != nil {
 			fmt.Fprintln(os.Stderr, "fiberws-bench server:", err)
 			os.Exit(1)
 		}
@@ -100,6 +111,8 @@ func main() {
 		def("idle", &o.idle, 2000)
 		def("bc-clients", &o.bcClients, 1000)
 		def("bc-rounds", &o.bcRounds, 3)
+		def("scale-clients", &o.scaleClients, 1000)
+		def("scale-burst", &o.scaleBurst, 1000)
 		if !set["idle-ping"] {
 			o.idlePing = 300 * time.Millisecond
 		}
@@ -140,7 +153,8 @@ type child struct {
 	pid   int
 }
 
-func startChild(kind string, ping time.Duration, profDir string) (*child, error) {
+// startChild starts a server child of kind; extra are more of its flags.
+func startChild(kind string, ping time.Duration, profDir string, extra ...string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -149,6 +163,7 @@ func startChild(kind string, ping time.Duration, profDir string) (*child, error)
 	if profDir != "" {
 		args = append(args, "-serve-prof", profDir)
 	}
+	args = append(args, extra...)
 	if pinned() {
 		if taskset, err := exec.LookPath("taskset"); err == nil {
 			args = append([]string{taskset, "-c", "0"}, args...)
@@ -231,8 +246,11 @@ func (c *child) stats(path string) (stats, error) {
 }
 
 // cpu is the child's user and system CPU time so far.
-func (c *child) cpu() (user, sys time.Duration, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.pid))
+func (c *child) cpu() (user, sys time.Duration, err error) { return procCPU(c.pid) }
+
+// procCPU is process pid's user and system CPU time so far.
+func procCPU(pid int) (user, sys time.Duration, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -283,6 +301,8 @@ type result struct {
 	KBPerConn  float64 `json:"server_kb_per_conn,omitempty"`
 	Goroutines int     `json:"server_goroutines,omitempty"`
 	AllMs      float64 `json:"all_received_ms,omitempty"`
+	PublishMs  float64 `json:"publish_ms,omitempty"`
+	RedisCPUus float64 `json:"redis_cpu_us_per_msg,omitempty"`
 	Err        string  `json:"error,omitempty"`
 }
 
@@ -308,9 +328,18 @@ func brief(r result) string {
 	case r.KBPerConn != 0:
 		return fmt.Sprintf("%.1f kB/conn", r.KBPerConn)
 	case r.AllMs != 0:
-		return fmt.Sprintf("%.1f ms until all received, %.2f µs server CPU per delivery", r.AllMs, r.CPUus)
+		return fmt.Sprintf("%.1f ms until all received, %.2f µs server CPU per delivery%s", r.AllMs, r.CPUus, redisCPU(r))
+	case r.PublishMs != 0:
+		return fmt.Sprintf("%.0f msgs/s to all (published in %.0f ms), %.2f µs server CPU per delivery%s", r.MsgsPerSec, r.PublishMs, r.CPUus, redisCPU(r))
 	}
 	return fmt.Sprintf("%.0f msgs/s, %.2f µs CPU/msg, %.2f allocs/msg", r.MsgsPerSec, r.CPUus, r.Allocs)
+}
+
+func redisCPU(r result) string {
+	if r.RedisCPUus == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" + %.2f µs Redis", r.RedisCPUus)
 }
 
 func run(o options) error {
@@ -388,6 +417,11 @@ func run(o options) error {
 			}
 		}
 	}
+	if want("scale") {
+		if err := s.scale(o.only != ""); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(os.Stderr, "fiberws-bench: done in %v\n", time.Since(start).Round(time.Second))
 	table, summary := s.summarize()
 	fmt.Println(table)
@@ -414,15 +448,15 @@ func serverName(kind string) string {
 	return kind
 }
 
-// open starts a server child of kind and dials n connections (par at a
-// time) to path on it. profDir is where the child writes profiles: set in
-// the first round with -profile only. The caller stops the child and
-// closes the connections.
-func (s *suite) open(kind, path string, n, par, round int) (c *child, conns []*websocket.Conn, profDir string, err error) {
+// open starts a server child of kind (extra: more of its flags) and dials
+// n connections (par at a time) to path on it. profDir is where the child
+// writes profiles: set in round 0 with -profile only (a negative round
+// never profiles). The caller stops the child and closes the connections.
+func (s *suite) open(kind, path string, n, par, round int, extra ...string) (c *child, conns []*websocket.Conn, profDir string, err error) {
 	if s.o.profile != "" && round == 0 {
 		profDir = s.o.profile
 	}
-	if c, err = startChild(kind, 0, profDir); err != nil {
+	if c, err = startChild(kind, 0, profDir, extra...); err != nil {
 		return nil, nil, "", err
 	}
 	if conns, err = dialAll("ws://"+c.addr+path, n, par, nil); err != nil {
@@ -585,19 +619,8 @@ func (s *suite) broadcast(kind string, round int) result {
 	}
 	defer c.stop()
 	defer closeAll(conns)
-	// Wait until the server has every member.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		body, err := c.get("/ctl/members")
-		if err != nil {
-			return fail(err)
-		}
-		if n, _ := strconv.Atoi(string(body)); n >= len(conns) {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("only %s of %d members joined", body, len(conns)))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := c.waitMembers(len(conns)); err != nil {
+		return fail(err)
 	}
 	if profDir != "" {
 		pname := "broadcast-" + strings.ReplaceAll(name, " ", "-")
@@ -610,38 +633,74 @@ func (s *suite) broadcast(kind string, round int) result {
 	if err != nil {
 		return fail(err)
 	}
-	var times []time.Duration
-	for i := 0; i < o.bcRounds; i++ {
-		type recv struct {
-			last time.Time
-			n    int64
-			err  error
-		}
-		done := make(chan recv, 1)
-		go func() {
-			last, n, err := receiveBroadcast(conns, ioTimeout)
-			done <- recv{last, n, err}
-		}()
-		time.Sleep(20 * time.Millisecond) // let the readers block
-		t0 := time.Now()
-		if _, err := c.get("/ctl/broadcast?msg=" + strconv.Itoa(i) + "-" + strings.Repeat("x", 60) + query); err != nil {
-			return fail(err)
-		}
-		got := <-done
-		if got.err != nil {
-			return fail(got.err)
-		}
-		times = append(times, got.last.Sub(t0))
+	times, err := fanOut(c, conns, o.bcRounds, query)
+	if err != nil {
+		return fail(err)
 	}
 	u1, s1, err := c.cpu()
 	if err != nil {
 		return fail(err)
 	}
-	slices.Sort(times)
 	r.Msgs = int64(o.bcRounds * len(conns))
 	// Server CPU per delivery (the control requests are included).
 	r.CPUus = us((u1-u0)+(s1-s0)) / float64(r.Msgs)
 	r.UserUS = us(u1-u0) / float64(r.Msgs)
-	r.AllMs = float64(times[len(times)/2]) / float64(time.Millisecond)
+	r.AllMs = ms(medianDuration(times))
 	return r
 }
+
+// waitMembers waits (at most 10s) until the child's hub or raw set has n
+// members.
+func (c *child) waitMembers(n int) error {
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		body, err := c.get("/ctl/members")
+		if err != nil {
+			return err
+		}
+		if got, _ := strconv.Atoi(string(body)); got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %s of %d members joined", body, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fanOut triggers rounds broadcasts of a 62-byte message on trigger (query
+// is added to the request), each once the previous one reached every
+// connection in conns, and returns for each the time from the trigger
+// until the last connection had it.
+func fanOut(trigger *child, conns []*websocket.Conn, rounds int, query string) ([]time.Duration, error) {
+	var times []time.Duration
+	for i := 0; i < rounds; i++ {
+		type recv struct {
+			last time.Time
+			err  error
+		}
+		done := make(chan recv, 1)
+		go func() {
+			last, _, err := receiveBroadcast(conns, ioTimeout)
+			done <- recv{last, err}
+		}()
+		time.Sleep(20 * time.Millisecond) // let the readers block
+		t0 := time.Now()
+		if _, err := trigger.get("/ctl/broadcast?msg=" + strconv.Itoa(i) + "-" + strings.Repeat("x", 60) + query); err != nil {
+			return nil, err
+		}
+		got := <-done
+		if got.err != nil {
+			return nil, got.err
+		}
+		times = append(times, got.last.Sub(t0))
+	}
+	return times, nil
+}
+
+func medianDuration(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -26,6 +26,7 @@ var baselines = map[string]string{
 	"fiberws string +ping": "raw contrib +ping",
 	"fiberws hub":          "raw loop",
 	"fiberws loop":         "raw loop",
+	scaleRedis:             scaleMemory,
 }
 
 func median(vals []float64) float64 {
@@ -77,6 +78,8 @@ func (s *suite) summarize() (string, []summary) {
 		m.KBPerConn = pick(func(r result) float64 { return r.KBPerConn })
 		m.Goroutines = int(pick(func(r result) float64 { return float64(r.Goroutines) }))
 		m.AllMs = pick(func(r result) float64 { return r.AllMs })
+		m.PublishMs = pick(func(r result) float64 { return r.PublishMs })
+		m.RedisCPUus = pick(func(r result) float64 { return r.RedisCPUus })
 		med[k] = m
 		sm := summary{Kind: "summary", Scenario: k.scenario, Server: k.server, Rounds: len(rs), Median: m}
 		for _, r := range rs {
@@ -119,11 +122,14 @@ func (s *suite) summarize() (string, []summary) {
 func (s *suite) table(sums []summary) string {
 	var b strings.Builder
 	o := s.o
-	fmt.Fprintf(&b, "\nEcho: %d conns × %d msgs × %d B (pipelined window %d); medians of %d round(s)\n\n", o.conns, o.msgs, o.size, o.window, o.rounds)
-	fmt.Fprintln(&b, "| scenario | server | msgs/s | p50 µs | p99 µs | server CPU µs/msg | user µs/msg | allocs/msg | B/msg | vs raw: msgs/s | vs raw: CPU/msg |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|---|")
+	isEcho := func(sm summary) bool { return sm.Scenario == "pingpong" || sm.Scenario == "pipelined" }
+	if slices.ContainsFunc(sums, isEcho) {
+		fmt.Fprintf(&b, "\nEcho: %d conns × %d msgs × %d B (pipelined window %d); medians of %d round(s)\n\n", o.conns, o.msgs, o.size, o.window, o.rounds)
+		fmt.Fprintln(&b, "| scenario | server | msgs/s | p50 µs | p99 µs | server CPU µs/msg | user µs/msg | allocs/msg | B/msg | vs raw: msgs/s | vs raw: CPU/msg |")
+		fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|---|")
+	}
 	for _, sm := range sums {
-		if sm.Scenario != "pingpong" && sm.Scenario != "pipelined" {
+		if !isEcho(sm) {
 			continue
 		}
 		m := sm.Median
@@ -131,13 +137,15 @@ func (s *suite) table(sums []summary) string {
 			sm.Scenario, sm.Server, m.MsgsPerSec, m.P50us, m.P99us, m.CPUus, m.UserUS, m.Allocs, m.Bytes,
 			fmtRatio(sm.Ratio, "msgs_per_sec"), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
 	}
-	var idle, bc []summary
+	var idle, bc, scale []summary
 	for _, sm := range sums {
 		switch sm.Scenario {
 		case "idle":
 			idle = append(idle, sm)
 		case "broadcast":
 			bc = append(bc, sm)
+		case "scale-fanout", "scale-rate":
+			scale = append(scale, sm)
 		}
 	}
 	if len(idle) > 0 {
@@ -157,6 +165,21 @@ func (s *suite) table(sums []summary) string {
 				fmtRatio(sm.Ratio, "all_received"), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
 		}
 	}
+	if len(scale) > 0 {
+		fmt.Fprintf(&b, "\nScale: fanout = one 62 B message to %d clients (median of %d); rate = %d messages to a room of %d; medians of %d round(s)\n\n",
+			o.scaleClients, o.bcRounds, o.scaleBurst, o.scaleMembers, o.rounds)
+		fmt.Fprintln(&b, "| measurement | setup | ms until all received | msgs/s to all | publish ms | server CPU µs/delivery | Redis CPU µs/delivery | vs memory: time or msgs/s | vs memory: server CPU |")
+		fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|")
+		for _, sm := range scale {
+			m := sm.Median
+			allMs, rate, what := fmt.Sprintf("%.1f", m.AllMs), "", "all_received"
+			if sm.Scenario == "scale-rate" {
+				allMs, rate, what = fmt.Sprintf("%.0f", m.Seconds*1000), fmt.Sprintf("%.0f", m.MsgsPerSec), "msgs_per_sec"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", strings.TrimPrefix(sm.Scenario, "scale-"), sm.Server,
+				allMs, rate, fmtNonZero(m.PublishMs), m.CPUus, m.RedisCPUus, fmtRatio(sm.Ratio, what), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
+		}
+	}
 	for _, sm := range sums {
 		for _, e := range sm.Errors {
 			fmt.Fprintf(&b, "\nerror in %s / %s: %s", sm.Scenario, sm.Server, e)
@@ -170,4 +193,11 @@ func fmtRatio(r map[string]float64, name string) string {
 		return fmt.Sprintf("%.2fx", v)
 	}
 	return ""
+}
+
+func fmtNonZero(v float64) string {
+	if v == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f", v)
 }

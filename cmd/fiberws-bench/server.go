@@ -61,8 +61,9 @@ func readStats() stats {
 
 // serve runs a server child: it listens on a loopback port, prints
 // "READY host:port" on stdout and exits when stdin closes (the parent
-// went away or is done with it).
-func serve(kind string, ping time.Duration, profDir string) error {
+// went away or is done with it). With redisURL, the fiberws kinds' hub
+// uses a Redis broker on it (the scale scenario's nodes).
+func serve(kind string, ping time.Duration, profDir, redisURL string) error {
 	if profDir != "" {
 		runtime.MemProfileRate = 4096
 	}
@@ -97,10 +98,11 @@ func serve(kind string, ping time.Duration, profDir string) error {
 				return msg, nil
 			}, opts...)
 		}
-		routes := []fiberws.Route{route}
-		if r, ok := bc.hubRoute(); ok {
-			routes = append(routes, r)
+		bcRoute, err := bc.hubRoute(redisURL)
+		if err != nil {
+			return err
 		}
+		routes := []fiberws.Route{route, bcRoute}
 		if err := fiberws.New(fiberws.Config{MaxConnections: -1}).Register(app, benchCtrl{routes: routes}); err != nil {
 			return err
 		}
@@ -235,4 +237,7 @@ func controlRoutes(app *fiber.App, profDir string, bc *broadcaster) {
 		return c.SendString(strconv.Itoa(n))
 	})
 	app.Get("/ctl/members", func(c *fiber.Ctx) error { return c.SendString(strconv.Itoa(bc.members())) })
+	app.Get("/ctl/burst", func(c *fiber.Ctx) error {
+		return c.JSON(bc.burst(c.QueryInt("n", 1000), c.QueryInt("size", 62)))
+	})
 }

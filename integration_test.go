@@ -301,4 +301,3 @@ func TestOnOpenMustFitTheRoute(t *testing.T) {
 		}
 	}
 }
-

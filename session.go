@@ -271,8 +271,8 @@ type requestData struct {
 
 	localsMu sync.Mutex
 	locals   map[any]any
-	rawQuery      string
-	start         time.Time
+	rawQuery string
+	start    time.Time
 
 	queryOnce sync.Once
 	query     url.Values

@@ -176,8 +176,8 @@ func (s *suite) table(sums []summary) string {
 			if sm.Scenario == "scale-rate" {
 				allMs, rate, what = fmt.Sprintf("%.0f", m.Seconds*1000), fmt.Sprintf("%.0f", m.MsgsPerSec), "msgs_per_sec"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", strings.TrimPrefix(sm.Scenario, "scale-"), sm.Server,
-				allMs, rate, fmtNonZero(m.PublishMs), m.CPUus, m.RedisCPUus, fmtRatio(sm.Ratio, what), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %s | %s | %s |\n", strings.TrimPrefix(sm.Scenario, "scale-"), sm.Server,
+				allMs, rate, fmtNonZero("%.0f", m.PublishMs), m.CPUus, fmtNonZero("%.2f", m.RedisCPUus), fmtRatio(sm.Ratio, what), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
 		}
 	}
 	for _, sm := range sums {
@@ -195,9 +195,9 @@ func fmtRatio(r map[string]float64, name string) string {
 	return ""
 }
 
-func fmtNonZero(v float64) string {
+func fmtNonZero(format string, v float64) string {
 	if v == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%.0f", v)
+	return fmt.Sprintf(format, v)
 }

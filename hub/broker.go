@@ -23,6 +23,12 @@ type Envelope struct {
 	// ID and a counter), so that a member greeted with the room's history
 	// does not get a message twice.
 	ID string
+	// Seq is the broadcast's place in its room's history, set by the
+	// History that keeps it (PublishKept); zero for a broadcast not kept.
+	// It only grows, also across the history expiring, so that a member
+	// greeted with the history drops exactly the messages up to the
+	// history's last that are still on their way to it.
+	Seq uint64
 	// Except lists the members that must not receive it, by member ID
 	// (Hub.MemberID: unique across nodes), usually the sender.
 	Except []string
@@ -111,6 +117,7 @@ type MemoryBroker struct {
 type memoryRoom struct {
 	mu   sync.Mutex
 	subs map[*memorySubscription]struct{}
+	dead bool // its last subscription was cancelled; it is leaving the map
 }
 
 type memorySubscription struct {
@@ -137,7 +144,7 @@ func (b *MemoryBroker) Publish(_ context.Context, room string, env Envelope) err
 // PublishKept publishes env and keeps it in room's history, in the same
 // order as the deliveries.
 func (b *MemoryBroker) PublishKept(_ context.Context, room string, env Envelope, size int, ttl time.Duration) error {
-	b.publish(room, env, func() { b.history.keep(room, env, size, ttl) })
+	b.publish(room, env, func(env *Envelope) { b.history.keep(room, env, size, ttl) })
 	return nil
 }
 
@@ -146,20 +153,29 @@ func (b *MemoryBroker) History(ctx context.Context, room string) ([]Envelope, er
 	return b.history.History(ctx, room)
 }
 
-func (b *MemoryBroker) publish(room string, env Envelope, keep func()) {
+func (b *MemoryBroker) publish(room string, env Envelope, keep func(*Envelope)) {
 	b.mu.RLock()
 	r := b.rooms[room]
 	b.mu.RUnlock()
 	if r == nil {
-		if keep != nil {
-			keep()
+		if keep == nil {
+			return
 		}
-		return
+		// No subscriber: keep it under b.mu, which Subscribe takes, so a
+		// subscription (and its greeting's history) comes either before
+		// it (and gets it live) or after it (and finds it in the history).
+		b.mu.Lock()
+		if r = b.rooms[room]; r == nil {
+			keep(&env)
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if keep != nil {
-		keep()
+		keep(&env) // sets env.Seq for the deliveries below
 	}
 	for s := range r.subs {
 		s.mu.Lock()
@@ -173,33 +189,49 @@ func (b *MemoryBroker) publish(room string, env Envelope, keep func()) {
 // Subscribe registers deliver for room.
 func (b *MemoryBroker) Subscribe(_ context.Context, room string, deliver func(Envelope)) (Subscription, error) {
 	s := &memorySubscription{b: b, room: room, deliver: deliver}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	r := b.rooms[room]
-	if r == nil {
-		r = &memoryRoom{subs: map[*memorySubscription]struct{}{}}
-		b.rooms[room] = r
+	for {
+		b.mu.Lock()
+		r := b.rooms[room]
+		if r == nil {
+			r = &memoryRoom{subs: map[*memorySubscription]struct{}{}}
+			b.rooms[room] = r
+		}
+		b.mu.Unlock()
+		r.mu.Lock()
+		if r.dead {
+			r.mu.Unlock()
+			continue // its last subscription just went: a new room follows
+		}
+		r.subs[s] = struct{}{}
+		r.mu.Unlock()
+		return s, nil
 	}
-	r.mu.Lock()
-	r.subs[s] = struct{}{}
-	r.mu.Unlock()
-	return s, nil
 }
 
 // Cancel removes the subscription and waits for a delivery in flight to
-// finish; the room goes with its last subscription.
+// finish; the room goes with its last subscription. It never holds the
+// broker-wide lock while it waits for a room's delivery.
 func (s *memorySubscription) Cancel(context.Context) error {
 	b := s.b
-	b.mu.Lock()
-	if r := b.rooms[s.room]; r != nil {
+	b.mu.RLock()
+	r := b.rooms[s.room]
+	b.mu.RUnlock()
+	if r != nil {
 		r.mu.Lock()
 		delete(r.subs, s)
-		if len(r.subs) == 0 {
-			delete(b.rooms, s.room)
+		empty := len(r.subs) == 0
+		if empty {
+			r.dead = true
 		}
 		r.mu.Unlock()
+		if empty {
+			b.mu.Lock()
+			if b.rooms[s.room] == r {
+				delete(b.rooms, s.room)
+			}
+			b.mu.Unlock()
+		}
 	}
-	b.mu.Unlock()
 	s.mu.Lock()
 	s.done = true
 	s.mu.Unlock()

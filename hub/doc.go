@@ -45,10 +45,12 @@
 //
 // A burst is not a slow client. When a publisher outruns its room (one
 // client sending thousands of messages, a replay, presence events in a
-// reconnect storm), the queues of members that keep reading grow. So a
-// hub's publishers of a room take turns, and each, after queueing its
-// message, waits while a member it reached holds more than half its budget,
-// until it is down to a quarter, or until the publisher's context is done.
+// reconnect storm), the queues of members that keep reading grow. So each
+// publisher, after queueing its message, waits while a member it reached
+// holds more than half its budget, until it is down to a quarter, or until
+// the publisher's context is done; on an in-process broker a hub's
+// publishers of a room also take turns, so that a burst of them cannot
+// overflow a member at once.
 // The publisher is held back, not its readers: from a handler, the wait
 // pauses that connection's reading, and TCP pushes back on the sending
 // client. Send and SendTo wait the same way, so a replay to one member in a
@@ -89,7 +91,10 @@
 // messages; a member joining WithGreeting(build) is first sent build's
 // message, made from the room's presence and history as they are once it
 // has joined: no message of the room comes before it, and none of its
-// history comes again after it.
+// history (nor any older message) comes after it: the History numbers each
+// room's messages (Envelope.Seq), and the greeted member drops the ones up
+// to the history's last that are still on their way. Hub.Close removes
+// its members' presence, announcing their leave.
 //
 // # Brokers
 //
@@ -100,8 +105,9 @@
 // implements the same two-method interface, and Presence and History if it
 // keeps them, and is set in Config.Broker; code that uses the Hub does not
 // change. An Envelope is plain data (message type and
-// payload, the publishing hub, members to skip by an ID unique across
-// nodes), so a networked broker ships it as it is. The hub subscribes to a
+// payload, the publishing hub, the broadcast's ID and history Seq, members
+// to skip by an ID unique across nodes), so a networked broker ships it as
+// it is. The hub subscribes to a
 // room when its first local member joins and cancels when the last one
 // leaves, never with two subscriptions of one room at a time, and never
 // while holding its own lock: a slow network stalls only the Join that

@@ -14,7 +14,8 @@ type History interface {
 	// PublishKept publishes env to room as Broker.Publish does, and keeps
 	// it among the room's last size envelopes, the room's history
 	// expiring ttl after its last message. History and delivery have the
-	// same order.
+	// same order, and both carry the Seq it gives env: greater than that of
+	// every envelope of the room before it, the expired ones included.
 	PublishKept(ctx context.Context, room string, env Envelope, size int, ttl time.Duration) error
 	// History returns the kept envelopes of room, oldest first.
 	History(ctx context.Context, room string) ([]Envelope, error)
@@ -24,6 +25,7 @@ type History interface {
 type memoryHistory struct {
 	mu    sync.Mutex
 	rooms map[string]*roomHistory
+	seq   uint64 // the last Seq given, in any room
 }
 
 type roomHistory struct {
@@ -31,9 +33,10 @@ type roomHistory struct {
 	expires time.Time
 }
 
-// keep adds env to room's history; call it under the lock that orders the
-// room's deliveries, so that history and delivery agree.
-func (h *memoryHistory) keep(room string, env Envelope, size int, ttl time.Duration) {
+// keep adds env to room's history and sets its Seq; call it under the
+// lock that orders the room's deliveries, so that history and delivery
+// agree.
+func (h *memoryHistory) keep(room string, env *Envelope, size int, ttl time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.rooms == nil {
@@ -45,8 +48,12 @@ func (h *memoryHistory) keep(room string, env Envelope, size int, ttl time.Durat
 		r = &roomHistory{}
 		h.rooms[room] = r
 	}
-	env.pressed = nil // the publisher's, not history's
-	r.envs = append(r.envs, env)
+	// One counter for all rooms grows across a room's history expiring.
+	h.seq++
+	env.Seq = h.seq
+	kept := *env
+	kept.pressed = nil // the publisher's, not history's
+	r.envs = append(r.envs, kept)
 	if over := len(r.envs) - size; over > 0 {
 		r.envs = append(r.envs[:0:0], r.envs[over:]...)
 	}
@@ -88,6 +95,6 @@ type separateHistory struct {
 func (h *separateHistory) PublishKept(ctx context.Context, room string, env Envelope, size int, ttl time.Duration) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.keep(room, env, size, ttl)
+	h.keep(room, &env, size, ttl)
 	return h.broker.Publish(ctx, room, env)
 }

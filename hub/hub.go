@@ -30,6 +30,9 @@ type Hub struct {
 	history  History
 	// seq numbers this hub's broadcasts (Envelope.ID).
 	seq atomic.Uint64
+	// local is set when the broker delivers in process, before Publish
+	// returns (MemoryBroker).
+	local bool
 
 	mu      sync.Mutex
 	rooms   map[string]*room
@@ -74,6 +77,10 @@ type room struct {
 	gate    chan struct{}
 	pressMu sync.Mutex
 	pressed map[*member]struct{}
+	// fallback holds the IDs of broadcasts delivered here without the
+	// broker (it failed), so that a copy that arrives anyway is dropped.
+	// Guarded by pressMu.
+	fallback map[string]bool
 }
 
 // New creates a Hub. Zero fields of config take ConfigDefault's values.
@@ -86,6 +93,7 @@ func New(config ...Config) *Hub {
 		cfg:      cfg,
 		broker:   cfg.Broker,
 		presence: cfg.Presence,
+		local:    isMemory(cfg.Broker),
 		history:  cfg.History,
 		done:     make(chan struct{}),
 		rooms:    map[string]*room{},
@@ -150,6 +158,21 @@ func (h *Hub) Close() error {
 	h.closed = true
 	close(h.done)
 	rooms, members := h.rooms, h.members
+	// The members' presence goes with the hub: their leave would not find
+	// them any more (h.members is emptied now).
+	type present struct {
+		room string
+		m    *member
+		data []byte
+	}
+	var gone []present
+	for _, m := range members {
+		for room, ms := range m.rooms {
+			if ms.present {
+				gone = append(gone, present{room, m, ms.presence})
+			}
+		}
+	}
 	h.rooms, h.members = map[string]*room{}, map[uint64]*member{}
 	var subs []Subscription
 	for _, r := range rooms {
@@ -166,10 +189,19 @@ func (h *Hub) Close() error {
 		m.stop()
 	}
 	h.mu.Unlock()
+	for _, p := range gone {
+		h.removePresence(p.room, p.m, p.data)
+	}
 	for _, sub := range subs {
 		h.cancelSub(sub)
 	}
 	h.brokerCalls.Wait()
 	h.writers.Wait()
 	return nil
+}
+
+// isMemory reports whether b delivers in process, before Publish returns.
+func isMemory(b Broker) bool {
+	_, ok := b.(*MemoryBroker)
+	return ok
 }

@@ -2,11 +2,14 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
 	"github.com/fiberws/fiberws"
 )
+
+var errEmptyRoom = errors.New("hub: empty room name")
 
 // JoinOption shapes a Join.
 type JoinOption func(*joinOptions)
@@ -36,7 +39,7 @@ type Greeting struct {
 
 // WithGreeting makes Join queue build's message for the new member before
 // anything else: no message of the room comes before it, and none in its
-// History comes again after it. Use it to send a newcomer the member list
+// History (nor any older) comes after it. Use it to send a newcomer the member list
 // and the recent messages (the chat's welcome). A nil message sends
 // nothing; an error fails the Join.
 func WithGreeting(build func(Greeting) (*fiberws.PreparedMessage, error)) JoinOption {
@@ -66,6 +69,9 @@ func (h *Hub) Join(ctx context.Context, roomName string, c fiberws.Receiver, opt
 		}
 	}
 	noop := func() {}
+	if roomName == "" {
+		return noop, errEmptyRoom
+	}
 	if c == nil || c.Closed() {
 		return noop, nil
 	}
@@ -131,10 +137,15 @@ func (h *Hub) Join(ctx context.Context, roomName string, c fiberws.Receiver, opt
 	if o.present {
 		if err := h.addPresence(ctx, roomName, m, o.presence); err != nil {
 			if o.greet != nil {
-				h.releaseMember(m, nil, nil)
+				h.releaseMember(m, nil, "", 0)
 			}
 			leave()
 			return noop, err
+		}
+		if !h.isMember(m, roomName, gen) {
+			// It left (its connection closed) while its presence was being
+			// added, so its leave found nothing to remove: remove it now.
+			h.removePresence(roomName, m, o.presence)
 		}
 	}
 	if o.greet != nil {
@@ -144,6 +155,14 @@ func (h *Hub) Join(ctx context.Context, roomName string, c fiberws.Receiver, opt
 		}
 	}
 	return leave, nil
+}
+
+// isMember reports whether m is still in room as membership gen.
+func (h *Hub) isMember(m *member, room string, gen uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ms, ok := m.rooms[room]
+	return ok && ms.gen == gen && h.members[m.r.ID()] == m
 }
 
 // greet builds a held member's greeting from the room's presence and
@@ -159,25 +178,23 @@ func (h *Hub) greet(ctx context.Context, roomName string, m *member, build func(
 		p, err = build(g)
 	}
 	if err != nil {
-		h.releaseMember(m, nil, nil)
+		h.releaseMember(m, nil, "", 0)
 		return err
 	}
-	seen := make(map[string]bool, len(g.History))
-	for _, env := range g.History {
-		if env.ID != "" {
-			seen[env.ID] = true
-		}
+	var last uint64
+	if n := len(g.History); n > 0 {
+		last = g.History[n-1].Seq
 	}
-	h.releaseMember(m, p, seen)
+	h.releaseMember(m, p, roomName, last)
 	return nil
 }
 
 // releaseMember releases a held member (member.release) and starts its
 // writer if it needs one, under h.mu as every writer start is.
-func (h *Hub) releaseMember(m *member, greeting *fiberws.PreparedMessage, seen map[string]bool) {
+func (h *Hub) releaseMember(m *member, greeting *fiberws.PreparedMessage, room string, last uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if m.release(greeting, seen) && !h.closed {
+	if m.release(greeting, room, last) && !h.closed {
 		h.startDrain([]*member{m})
 	}
 }

@@ -48,6 +48,11 @@ type member struct {
 	// drained, when a publisher waits, is closed once the queue is back
 	// at a quarter of the budget, or the member stopped.
 	drained chan struct{}
+	// skip holds, per room, the Seq of a greeting's last history message
+	// while messages up to it may still arrive live: a message can be in
+	// the history and on its way at once. A room's messages arrive in
+	// order, so the first one past it ends the skip.
+	skip map[string]uint64
 }
 
 // entryOverhead is what one prepared message costs in memory beyond its
@@ -73,11 +78,12 @@ type membership struct {
 	present  bool
 }
 
-// entry is one queued message, with the ID of its broadcast ("" for one
-// sent to this member alone).
+// entry is one queued message, with its room and history Seq (zero for
+// one sent to this member alone, or not kept).
 type entry struct {
-	p  *fiberws.PreparedMessage
-	id string
+	p    *fiberws.PreparedMessage
+	seq  uint64
+	room string
 }
 
 func newMember(h *Hub, r fiberws.Receiver) *member {
@@ -95,12 +101,18 @@ func cost(p *fiberws.PreparedMessage) int64 { return 2*int64(len(p.Data())) + en
 // the publisher should wait for it (waitDrained). A queue that would go
 // over the budget drops the member as a slow consumer (a single message
 // larger than the whole budget still gets into an empty queue).
-func (m *member) enqueue(p *fiberws.PreparedMessage, id string) (needsWriter, pressed bool) {
+func (m *member) enqueue(p *fiberws.PreparedMessage, seq uint64, room string) (needsWriter, pressed bool) {
 	c := cost(p)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stopped {
 		return false, false
+	}
+	if last, ok := m.skip[room]; ok && seq != 0 {
+		if seq <= last {
+			return false, false // the greeting's history had it, or a later one
+		}
+		delete(m.skip, room)
 	}
 	if m.queued > 0 && m.queued+c > m.cfg.QueueBytes {
 		m.dropLocked()
@@ -109,7 +121,7 @@ func (m *member) enqueue(p *fiberws.PreparedMessage, id string) (needsWriter, pr
 	if m.n == len(m.queue) {
 		m.grow()
 	}
-	m.queue[(m.head+m.n)%len(m.queue)] = entry{p, id}
+	m.queue[(m.head+m.n)%len(m.queue)] = entry{p, seq, room}
 	m.n++
 	m.queued += c
 	pressed = m.queued > m.cfg.QueueBytes/2
@@ -149,6 +161,9 @@ func (m *member) dropLocked() {
 // that are draining; one that is not can still catch up, or fills its
 // queue past the budget and is dropped. Call with m.mu held.
 func (m *member) draining(now time.Time) (bool, time.Duration) {
+	if m.held > 0 {
+		return false, 0 // being greeted: its queue waits for the greeting, not for a reader
+	}
 	if !m.writing {
 		return true, stuckAfter
 	}
@@ -266,6 +281,7 @@ func (m *member) stopLocked() {
 	}
 	clear(m.queue)
 	m.head, m.n = 0, 0
+	m.skip = nil
 	if m.drained != nil {
 		close(m.drained)
 		m.drained = nil
@@ -281,29 +297,39 @@ func (m *member) hold() {
 }
 
 // release puts greeting (if any) before everything queued while held,
-// drops what was queued meanwhile and is already part of the greeting's
-// history (by broadcast ID), and lets the writer go; it reports whether the
-// member now needs a writer.
-func (m *member) release(greeting *fiberws.PreparedMessage, seen map[string]bool) (needsWriter bool) {
+// drops the messages of room queued meanwhile that the greeting's history
+// had (Seq up to last), keeps dropping them should more still arrive, and
+// lets the writer go; it reports whether the member now needs a writer.
+func (m *member) release(greeting *fiberws.PreparedMessage, room string, last uint64) (needsWriter bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.held--
 	if m.stopped {
 		return false
 	}
-	if greeting != nil || len(seen) > 0 {
+	if greeting != nil || last > 0 {
 		kept := make([]entry, 0, m.n+1)
 		if greeting != nil {
 			kept = append(kept, entry{p: greeting})
 			m.queued += cost(greeting)
 		}
+		past := false // a message of room after last came: no more of the history will
 		for i := range m.n {
 			e := m.queue[(m.head+i)%len(m.queue)]
-			if e.id != "" && seen[e.id] {
-				m.queued -= cost(e.p)
-				continue
+			if e.room == room && e.seq != 0 && !past {
+				if e.seq <= last {
+					m.queued -= cost(e.p)
+					continue
+				}
+				past = true
 			}
 			kept = append(kept, e)
+		}
+		if last > 0 && !past {
+			if m.skip == nil {
+				m.skip = map[string]uint64{}
+			}
+			m.skip[room] = last
 		}
 		m.queue, m.head, m.n = kept[:cap(kept)], 0, len(kept)
 		if len(m.queue) == 0 {

@@ -40,6 +40,9 @@ type Presence interface {
 	// AddPresence records m in room until ttl from now, or refreshes it;
 	// it reports whether m was not there before.
 	AddPresence(ctx context.Context, room string, m Member, ttl time.Duration) (added bool, err error)
+	// RefreshPresence extends the ttl of those of members still in room,
+	// without adding any, and returns the others (expired meanwhile).
+	RefreshPresence(ctx context.Context, room string, members []Member, ttl time.Duration) (missing []Member, err error)
 	// RemovePresence removes the member from room and reports whether it
 	// was there.
 	RemovePresence(ctx context.Context, room, memberID string) (removed bool, err error)
@@ -74,6 +77,23 @@ func (p *memoryPresence) AddPresence(_ context.Context, room string, m Member, t
 	_, had := members[m.ID]
 	members[m.ID] = presenceEntry{m: m, expires: time.Now().Add(ttl)}
 	return !had, nil
+}
+
+func (p *memoryPresence) RefreshPresence(_ context.Context, room string, members []Member, ttl time.Duration) ([]Member, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var missing []Member
+	expires := time.Now().Add(ttl)
+	for _, m := range members {
+		e, ok := p.rooms[room][m.ID]
+		if !ok {
+			missing = append(missing, m)
+			continue
+		}
+		e.expires = expires
+		p.rooms[room][m.ID] = e
+	}
+	return missing, nil
 }
 
 func (p *memoryPresence) RemovePresence(_ context.Context, room, id string) (bool, error) {
@@ -184,35 +204,62 @@ func (h *Hub) refresh() {
 			return
 		case <-tick.C:
 		}
-		type present struct {
-			room string
-			m    Member
-		}
-		var list []present
-		rooms := map[string]bool{}
+		// What to refresh, per room: a snapshot; a member leaving meanwhile
+		// is not re-added, since a refresh only extends entries that are
+		// there (RefreshPresence), and a missing one is re-added only if
+		// it is still a member then.
+		rooms := map[string][]present{}
 		h.mu.Lock()
 		for _, m := range h.members {
 			for room, ms := range m.rooms {
 				if ms.present {
-					list = append(list, present{room, h.memberOf(m, ms.presence)})
-					rooms[room] = true
+					rooms[room] = append(rooms[room], present{m, ms.gen})
 				}
 			}
 		}
 		h.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.BrokerTimeout)
-		for _, p := range list {
-			// Re-added after another node expired it (we were cut off from
-			// Redis for the TTL): announce the join again.
-			if added, err := h.presence.AddPresence(ctx, p.room, p.m, h.cfg.PresenceTTL); err == nil && added {
-				h.announce(ctx, PresenceEvent{Room: p.room, Member: p.m, Joined: true})
-			}
+		for room, list := range rooms {
+			h.refreshRoom(room, list)
 		}
-		for room := range rooms {
-			_, _ = h.Presence(ctx, room)
-		}
-		cancel()
 	}
+}
+
+// present is one of this hub's presence entries: a member in a room, as
+// membership gen.
+type present struct {
+	m   *member
+	gen uint64
+}
+
+// refreshRoom refreshes one room's presence entries of this hub in one
+// broker call, with a timeout of its own, re-adds (and announces) those
+// that expired while they are still members (this node was cut off for the
+// TTL), and sweeps the room for other nodes' expired entries.
+func (h *Hub) refreshRoom(room string, list []present) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.BrokerTimeout)
+	defer cancel()
+	members := make([]Member, len(list))
+	byID := make(map[string]int, len(list))
+	for i, p := range list {
+		h.mu.Lock()
+		members[i] = h.memberOf(p.m, p.m.rooms[room].presence)
+		h.mu.Unlock()
+		byID[p.m.id] = i
+	}
+	missing, err := h.presence.RefreshPresence(ctx, room, members, h.cfg.PresenceTTL)
+	if err != nil {
+		return
+	}
+	for _, mm := range missing {
+		p := list[byID[mm.ID]]
+		if !h.isMember(p.m, room, p.gen) {
+			continue // it left meanwhile
+		}
+		if added, err := h.presence.AddPresence(ctx, room, mm, h.cfg.PresenceTTL); err == nil && added {
+			h.announce(ctx, PresenceEvent{Room: room, Member: mm, Joined: true})
+		}
+	}
+	_, _ = h.Presence(ctx, room)
 }
 
 // presenceMessage hands a delivered presence event to Config.OnPresence

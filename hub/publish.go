@@ -37,7 +37,12 @@ func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedM
 	if p == nil {
 		return nil
 	}
-	if r != nil {
+	if r != nil && h.local {
+		// An in-process broker delivers before Publish returns, so the
+		// wait below sees this message's pressure: publishers take turns
+		// to keep a burst of them from overflowing a member at once. A
+		// networked broker delivers later, through the network; taking
+		// turns would only cap the room at one publish per round trip.
 		select {
 		case r.gate <- struct{}{}:
 			defer func() { <-r.gate }()
@@ -64,7 +69,9 @@ func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedM
 		if r != nil {
 			// The broker could not take it (Redis is down): this node's
 			// members still get it, and the caller hears that the others
-			// did not.
+			// did not. Should the broker have taken it after all (a
+			// timeout after Redis ran it), its copy is dropped on arrival.
+			r.fellBack(env.ID)
 			r.deliverFunc(h)(env)
 		}
 		return fmt.Errorf("hub: publish to room %q reached this node only: %w", roomName, err)
@@ -140,7 +147,7 @@ func (h *Hub) SendTo(ctx context.Context, c fiberws.Receiver, p *fiberws.Prepare
 	}
 	// Under h.mu, so that no writer goroutine starts once Close has set
 	// closed (Close then waits for the writers).
-	wake, pressed := m.enqueue(p, "")
+	wake, pressed := m.enqueue(p, 0, "")
 	if wake {
 		h.startDrain([]*member{m})
 	}
@@ -167,6 +174,9 @@ func Send[T any](ctx context.Context, h *Hub, c fiberws.Receiver, v T) error {
 // in one order.
 func (r *room) deliverFunc(h *Hub) func(Envelope) {
 	return func(env Envelope) {
+		if env.prepared == nil && r.deliveredBefore(env.ID) {
+			return // a fallback delivered it already (Publish)
+		}
 		skip := env.Except
 		if env.Presence != nil {
 			if !h.presenceMessage(&env) {
@@ -184,7 +194,7 @@ func (r *room) deliverFunc(h *Hub) func(Envelope) {
 			if len(skip) > 0 && slices.Contains(skip, m.id) {
 				continue
 			}
-			w, press := m.enqueue(p, env.ID)
+			w, press := m.enqueue(p, env.Seq, r.name)
 			if w {
 				wake = append(wake, m)
 			}
@@ -213,4 +223,37 @@ func (r *room) deliverFunc(h *Hub) func(Envelope) {
 		}
 		r.mu.RUnlock()
 	}
+}
+
+// fallbackKeep is how many fallback deliveries a room remembers, to drop
+// the broker's copy of one should it arrive after all.
+const fallbackKeep = 256
+
+// fellBack records that a broadcast was delivered to this node's members
+// without the broker.
+func (r *room) fellBack(id string) {
+	r.pressMu.Lock()
+	defer r.pressMu.Unlock()
+	if r.fallback == nil {
+		r.fallback = map[string]bool{}
+	}
+	if len(r.fallback) >= fallbackKeep {
+		clear(r.fallback) // long ago: their copies are not coming
+	}
+	r.fallback[id] = true
+}
+
+// deliveredBefore reports (once) whether a broadcast arriving from the
+// broker was already delivered by a fallback.
+func (r *room) deliveredBefore(id string) bool {
+	if id == "" {
+		return false
+	}
+	r.pressMu.Lock()
+	defer r.pressMu.Unlock()
+	if !r.fallback[id] {
+		return false
+	}
+	delete(r.fallback, id)
+	return true
 }

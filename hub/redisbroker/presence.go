@@ -22,6 +22,24 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return added
 `)
 
+// refreshPresence extends the expiry of the given members that are still
+// there (ZADD XX never adds) and returns the IDs of those that are not.
+var refreshPresence = redis.NewScript(`
+local t = redis.call('TIME')
+local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+local missing = {}
+for i = 3, #ARGV do
+  if redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+    redis.call('ZADD', KEYS[2], 'XX', expires, ARGV[i])
+  else
+    table.insert(missing, ARGV[i])
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return missing
+`)
+
 var removePresence = redis.NewScript(`
 local removed = redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -43,8 +61,11 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
 end
 local members = {}
 local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')
-if #live > 0 then
-  for _, data in ipairs(redis.call('HMGET', KEYS[1], unpack(live))) do
+-- HMGET in chunks: unpack has a limit of a few thousand values.
+for i = 1, #live, 1000 do
+  local chunk = {}
+  for j = i, math.min(i + 999, #live) do chunk[#chunk + 1] = live[j] end
+  for _, data in ipairs(redis.call('HMGET', KEYS[1], unpack(chunk))) do
     if data then table.insert(members, data) end
   end
 end
@@ -61,6 +82,32 @@ func (b *Broker) AddPresence(ctx context.Context, room string, m hub.Member, ttl
 	defer cancel()
 	n, err := addPresence.Run(ctx, b.client, b.presenceKeys(room), m.ID, appendMember(nil, m), ttl.Milliseconds(), 2*ttl.Milliseconds()).Int()
 	return n == 1, err
+}
+
+// RefreshPresence extends the TTL of those of members still in room, in
+// one script, and returns the others.
+func (b *Broker) RefreshPresence(ctx context.Context, room string, members []hub.Member, ttl time.Duration) ([]hub.Member, error) {
+	if len(members) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	args := make([]any, 0, 2+len(members))
+	args = append(args, ttl.Milliseconds(), 2*ttl.Milliseconds())
+	byID := make(map[string]hub.Member, len(members))
+	for _, m := range members {
+		args = append(args, m.ID)
+		byID[m.ID] = m
+	}
+	ids, err := refreshPresence.Run(ctx, b.client, b.presenceKeys(room), args...).StringSlice()
+	if err != nil {
+		return nil, err
+	}
+	missing := make([]hub.Member, 0, len(ids))
+	for _, id := range ids {
+		missing = append(missing, byID[id])
+	}
+	return missing, nil
 }
 
 // RemovePresence removes the member from room.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +36,10 @@ type node struct {
 	h      *hub.Hub
 	srv    *fiberwstest.Server
 	conns  sync.Map // who -> *fiberws.Conn[*string]
-	events chan hub.PresenceEvent
+	// joining counts the Joins in progress (their presence and greeting
+	// still talking to Redis).
+	joining atomic.Int64
+	events  chan hub.PresenceEvent
 	// greet, when set before a client dials, greets it (WithGreeting).
 	greet func(hub.Greeting) (*fiberws.PreparedMessage, error)
 }
@@ -43,11 +47,16 @@ type node struct {
 // startNode starts a node on r. The route joins :room on connect, with
 // presence data :who; "all:TEXT" broadcasts TEXT to the whole room, any
 // other text to everyone but the sender.
-func startNode(t *testing.T, name string, r *testproc.Redis, hcfg hub.Config) *node {
+func startNode(t *testing.T, name string, r *testproc.Redis, hcfg hub.Config, bcfg ...redisbroker.Config) *node {
 	t.Helper()
 	n := &node{name: name, events: make(chan hub.PresenceEvent, 1000)}
 	n.client = redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1})
-	b, err := redisbroker.New(redisbroker.Config{Client: n.client, Prefix: "test:", Timeout: 500 * time.Millisecond, HealthCheck: 200 * time.Millisecond})
+	cfg := redisbroker.Config{Prefix: "test:", Timeout: 500 * time.Millisecond, HealthCheck: 200 * time.Millisecond}
+	if len(bcfg) > 0 {
+		cfg.Sharded = bcfg[0].Sharded
+	}
+	cfg.Client = n.client
+	b, err := redisbroker.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +80,8 @@ func startNode(t *testing.T, name string, r *testproc.Redis, hcfg hub.Config) *n
 			if n.greet != nil {
 				opts = append(opts, hub.WithGreeting(n.greet))
 			}
+			n.joining.Add(1)
+			defer n.joining.Add(-1)
 			_, err := n.h.Join(ctx, room, c, opts...)
 			return nil, err
 		}
@@ -102,10 +113,12 @@ func (n *node) dial(t *testing.T, room, who string) *fiberwstest.Client {
 	return n.srv.Dial(t, fmt.Sprintf("/rooms/%s/%s", room, who))
 }
 
+// waitMembers waits until room has want members on node n and no Join is
+// in progress there: their presence is recorded too.
 func waitMembers(t *testing.T, n *node, room string, want int) {
 	t.Helper()
-	fiberwstest.Eventually(t, func() bool { return n.h.Members(room) == want }, "node %s: members of %q: %d, want %d",
-		n.name, room, fiberwstest.Later(func() any { return n.h.Members(room) }), want)
+	fiberwstest.Eventually(t, func() bool { return n.h.Members(room) == want && n.joining.Load() == 0 }, "node %s: members of %q: %d, want %d (joins in progress: %d)",
+		n.name, room, fiberwstest.Later(func() any { return n.h.Members(room) }), want, fiberwstest.Later(func() any { return n.joining.Load() }))
 }
 
 // nextEvent waits (bounded) for a presence event on node n.

@@ -58,8 +58,11 @@ type Broker struct {
 	mu     sync.Mutex
 	rooms  map[string]*roomSubs
 	shared *redis.PubSub // the subscription connection, when not sharded
-	closed bool
-	wg     sync.WaitGroup // the receive goroutines
+	// pending holds, per channel being subscribed, what Redis's
+	// confirmation closes (subscribeRedis).
+	pending map[string]chan struct{}
+	closed  bool
+	wg      sync.WaitGroup // the receive goroutines
 }
 
 // roomSubs is the local subscriptions of one room. Its Redis subscription
@@ -90,7 +93,7 @@ var (
 // until it is up.
 func New(config ...Config) (*Broker, error) {
 	cfg := configDefault(config...)
-	b := &Broker{cfg: cfg, client: cfg.Client, rooms: map[string]*roomSubs{}}
+	b := &Broker{cfg: cfg, client: cfg.Client, rooms: map[string]*roomSubs{}, pending: map[string]chan struct{}{}}
 	if b.client == nil {
 		opts, err := redis.ParseURL(cfg.URL)
 		if err != nil {
@@ -214,44 +217,85 @@ func (b *Broker) Subscribe(ctx context.Context, room string, deliver func(hub.En
 
 // subscribeRedis subscribes the node to room's channel: on the shared
 // subscription connection (made, with its receive goroutine, on first
-// use), or on a connection of the room's own when sharded.
+// use), or on a connection of the room's own when sharded. It returns once
+// Redis has confirmed the subscription, so that nothing published after it
+// returns is missed.
 func (b *Broker) subscribeRedis(ctx context.Context, room string, rs *roomSubs) error {
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	channel := b.channel(room)
-	if b.cfg.Sharded {
-		ps := b.client.SSubscribe(ctx)
-		if err := ps.SSubscribe(ctx, channel); err != nil {
-			_ = ps.Close()
-			return err
-		}
-		b.mu.Lock()
-		rs.ps = ps
-		b.mu.Unlock()
-		b.receive(ps)
-		return nil
-	}
+	confirmed := make(chan struct{})
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return errClosed
+	}
+	b.pending[channel] = confirmed
 	ps := b.shared
-	if ps == nil {
+	if b.cfg.Sharded {
+		ps = b.client.SSubscribe(context.Background())
+		rs.ps = ps
+		b.receive(ps)
+	} else if ps == nil {
 		ps = b.client.Subscribe(context.Background())
 		b.shared = ps
 		b.receive(ps)
 	}
 	b.mu.Unlock()
-	return ps.Subscribe(ctx, channel)
+	var err error
+	if b.cfg.Sharded {
+		err = ps.SSubscribe(ctx, channel)
+	} else {
+		err = ps.Subscribe(ctx, channel)
+	}
+	if err == nil {
+		select {
+		case <-confirmed:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	b.mu.Lock()
+	delete(b.pending, channel)
+	b.mu.Unlock()
+	if err != nil {
+		// go-redis keeps the channel among those it resubscribes after a
+		// reconnect even when the call failed: take it out again.
+		if b.cfg.Sharded {
+			_ = ps.Close()
+		} else {
+			uctx, ucancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+			_ = ps.Unsubscribe(uctx, channel)
+			ucancel()
+		}
+		return err
+	}
+	return nil
 }
 
 // receive delivers what ps receives, in order, on a goroutine of its own,
-// until ps is closed. go-redis reconnects and resubscribes by itself; the
-// health check finds a dead connection within Config.HealthCheck.
+// until ps is closed, and signals subscription confirmations. go-redis
+// reconnects and resubscribes by itself; the health check finds a dead
+// connection within Config.HealthCheck. Call with b.mu held and b open.
 func (b *Broker) receive(ps *redis.PubSub) {
-	ch := ps.Channel(redis.WithChannelHealthCheckInterval(b.cfg.HealthCheck), redis.WithChannelSize(1024))
+	ch := ps.ChannelWithSubscriptions(redis.WithChannelHealthCheckInterval(b.cfg.HealthCheck), redis.WithChannelSize(1024))
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		for msg := range ch {
-			b.dispatch(msg.Channel, msg.Payload)
+		for item := range ch {
+			switch v := item.(type) {
+			case *redis.Message:
+				b.dispatch(v.Channel, v.Payload)
+			case *redis.Subscription:
+				if v.Kind == "subscribe" || v.Kind == "ssubscribe" {
+					b.mu.Lock()
+					if c := b.pending[v.Channel]; c != nil {
+						close(c)
+						delete(b.pending, v.Channel)
+					}
+					b.mu.Unlock()
+				}
+			}
 		}
 	}()
 }

@@ -3,6 +3,7 @@ package redisbroker_test
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hub"
+	"github.com/fiberws/fiberws/hub/redisbroker"
 	"github.com/fiberws/fiberws/internal/testproc"
 )
 
@@ -17,8 +19,16 @@ import (
 // broadcast reaches the room's members on both, "everyone but the sender"
 // holds across nodes, and a room's messages arrive in publish order.
 func TestBroadcastAcrossNodes(t *testing.T) {
+	for name, sharded := range map[string]bool{"classic": false, "sharded": true} {
+		t.Run(name, func(t *testing.T) { broadcastAcrossNodes(t, redisbroker.Config{Sharded: sharded}) })
+	}
+}
+
+// broadcastAcrossNodes runs TestBroadcastAcrossNodes with classic or
+// sharded pub/sub (Redis 7 has SSUBSCRIBE on a standalone server too).
+func broadcastAcrossNodes(t *testing.T, bcfg redisbroker.Config) {
 	r := testproc.StartRedis(t)
-	a, b := startNode(t, "a", r, hub.Config{}), startNode(t, "b", r, hub.Config{})
+	a, b := startNode(t, "a", r, hub.Config{}, bcfg), startNode(t, "b", r, hub.Config{}, bcfg)
 	ann := a.dial(t, "lobby", "ann")
 	bob := b.dial(t, "lobby", "bob")
 	cy := b.dial(t, "lobby", "cy")
@@ -245,6 +255,7 @@ func TestRedisRestart(t *testing.T) {
 		for {
 			_, data, err := bob.Conn().ReadMessage()
 			if err != nil {
+				t.Logf("bob's read: %v", err)
 				close(got)
 				return
 			}
@@ -307,6 +318,9 @@ func TestStuckMemberHoldsUpNoDelivery(t *testing.T) {
 		}
 	}
 	published := time.Since(began)
+	if published > 20*time.Second {
+		t.Fatalf("publishing %d messages took %v: the stuck member held the publisher back", n, published)
+	}
 	select {
 	case err := <-read:
 		if err != nil {
@@ -316,4 +330,87 @@ func TestStuckMemberHoldsUpNoDelivery(t *testing.T) {
 		t.Fatal("the reading member did not get every message within 30s")
 	}
 	t.Logf("%d messages of 1 KB published in %v, all received by the reading member", n, published.Round(time.Millisecond))
+}
+
+// TestGreetingNeitherRepeatsNorSkips: while one node publishes without a
+// pause, members join the room on the other node with a greeting of the
+// history: the first live message each gets is the one right after the
+// greeting's last, never one of the history again (a message can be in
+// the history and on its way through pub/sub at once).
+func TestGreetingNeitherRepeatsNorSkips(t *testing.T) {
+	r := testproc.StartRedis(t)
+	a, b := startNode(t, "a", r, hub.Config{HistorySize: 5}), startNode(t, "b", r, hub.Config{HistorySize: 5})
+	a.dial(t, "lobby", "publisher")
+	b.dial(t, "lobby", "anchor") // keeps b subscribed throughout
+	waitMembers(t, a, "lobby", 1)
+	waitMembers(t, b, "lobby", 1)
+	stop := make(chan struct{})
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = hub.Broadcast(ctx, a.h, "lobby", strconv.Itoa(i))
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	defer func() { close(stop); <-published }()
+	b.greet = func(g hub.Greeting) (*fiberws.PreparedMessage, error) {
+		last := "-1"
+		if n := len(g.History); n > 0 {
+			last = string(g.History[n-1].Data)
+		}
+		return fiberws.Prepare("last " + last)
+	}
+	for j := range 20 {
+		c := b.dial(t, "lobby", fmt.Sprintf("joiner%d", j))
+		greeting := c.ReadText()
+		last, err := strconv.Atoi(strings.TrimPrefix(greeting, "last "))
+		if err != nil {
+			t.Fatalf("greeting %q", greeting)
+		}
+		next, err := strconv.Atoi(c.ReadText())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last >= 0 && next != last+1 {
+			t.Fatalf("join %d: greeting ends at %d, first live message %d", j, last, next)
+		}
+		if code := c.Close(1000, ""); code != 1000 {
+			t.Fatalf("close answered %d", code)
+		}
+	}
+}
+
+// TestSeqGrowsAcrossExpiry: a room's history numbers its messages in
+// publish order, and a history that expired starts above where it ended,
+// so a greeting's skip never mistakes a new message for an old one.
+func TestSeqGrowsAcrossExpiry(t *testing.T) {
+	r := testproc.StartRedis(t)
+	n := startNode(t, "a", r, hub.Config{})
+	const ttl = 100 * time.Millisecond
+	var last uint64
+	for round := range 2 {
+		for i := range 3 {
+			env := hub.Envelope{Type: fiberws.Text, Data: []byte(strconv.Itoa(i)), Origin: "t", ID: fmt.Sprint(round, i)}
+			if err := n.broker.PublishKept(ctx, "seq", env, 5, ttl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		history, err := n.broker.History(ctx, "seq")
+		if err != nil || len(history) != 3 {
+			t.Fatalf("round %d: history %+v, %v", round, history, err)
+		}
+		for _, env := range history {
+			if env.Seq <= last {
+				t.Fatalf("round %d: Seq %d after %d", round, env.Seq, last)
+			}
+			last = env.Seq
+		}
+		time.Sleep(3 * ttl) // the history and its counter expire
+	}
 }

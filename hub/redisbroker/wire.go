@@ -1,9 +1,11 @@
 package redisbroker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/hub"
@@ -20,6 +22,10 @@ import (
 //	uvarint  number of members to skip, then each member ID as a string
 //	rest     a message's payload, as it goes out in the frame; or, for
 //	         presence, the member: ID and node as strings, then its data
+//
+// A message kept in the history (History.PublishKept) is published, and
+// kept, with its Seq in front: decimal digits and a colon, then the
+// envelope (whose version byte is never a digit).
 //
 // A member in the presence hash is the same member encoding. Decoders
 // reject other versions, so a rolling upgrade to a new format must first
@@ -104,6 +110,17 @@ func encode(env hub.Envelope) ([]byte, error) {
 // decode reads an envelope of room in the wire format.
 func decode(room string, b []byte) (hub.Envelope, error) {
 	var env hub.Envelope
+	if len(b) > 0 && b[0] >= '0' && b[0] <= '9' {
+		i := bytes.IndexByte(b, ':')
+		if i < 0 || i > 20 {
+			return env, errWire
+		}
+		seq, err := strconv.ParseUint(string(b[:i]), 10, 64)
+		if err != nil {
+			return env, errWire
+		}
+		env.Seq, b = seq, b[i+1:]
+	}
 	if len(b) < 2 || b[0] != wireVersion {
 		return env, errWire
 	}

@@ -35,7 +35,12 @@ func TestWireRoundTrip(t *testing.T) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, env)
 		}
 	}
-	for _, bad := range [][]byte{nil, {2, 1}, {1, 9, 0, 0, 0}, {1, 1, 200}} {
+	kept, _ := encode(hub.Envelope{Type: fiberws.Text, Data: []byte("hi"), Origin: "n1", ID: "n1.3"})
+	got, err := decode("lobby", append([]byte("1733000000000042:"), kept...))
+	if err != nil || got.Seq != 1733000000000042 || string(got.Data) != "hi" {
+		t.Fatalf("a kept message decoded to %+v, %v", got, err)
+	}
+	for _, bad := range [][]byte{nil, {2, 1}, {1, 9, 0, 0, 0}, {1, 1, 200}, []byte("12"), []byte("1x:\x01\x01"), []byte("99999999999999999999:\x01\x01")} {
 		if _, err := decode("lobby", bad); err == nil {
 			t.Errorf("decode(%v) accepted it", bad)
 		}

@@ -46,8 +46,27 @@ type Config struct {
 	// request whose Origin header names another host:port than its Host
 	// header gets 403 (the scheme is not compared, so this holds behind a
 	// TLS-terminating proxy). Requests without an Origin header
-	// (non-browser clients) pass.
+	// (non-browser clients) pass, unless RequireOrigin.
 	Origins []string
+	// AllowOriginsFunc, when set, allows an origin that Origins does not
+	// list when it returns true (Fiber's CORS has the same field): for
+	// origins that follow a pattern, such as every subdomain, or that come
+	// from a database. With it set and Origins empty, only what it allows
+	// passes (same host is no longer the default). It runs on every
+	// upgrade request, so keep it fast.
+	AllowOriginsFunc func(origin string) bool
+	// RequireOrigin refuses (403) upgrade requests without an Origin
+	// header. Browsers always send one, so set it when only browsers
+	// connect; leave it off for native apps, servers and command-line
+	// clients, which usually send none (cross-site hijacking needs a
+	// browser, so they are no such risk).
+	RequireOrigin bool
+	// Subprotocols lists the subprotocols the routes speak, in order of
+	// preference (contrib/websocket's name): the upgrade picks the first
+	// one the client asks for, Session.Subprotocol reports it, and a
+	// client that asks for none of them gets none. WithSubprotocols sets a
+	// route's own. Default none.
+	Subprotocols []string
 	// ReadBufferSize and WriteBufferSize size the socket I/O buffers; they
 	// do not limit message size (a larger message still goes out as one
 	// frame). Each connection keeps its buffers for its whole life, the
@@ -58,7 +77,7 @@ type Config struct {
 	// EnableCompression negotiates permessage-deflate when the client asks.
 	// Off by default: inflating costs CPU on every message. When on,
 	// ReadLimit bounds the inflated size and corrupt compressed data closes
-	// the connection with 1007.
+	// the connection with 1007. WithCompression sets a route's own.
 	EnableCompression bool
 	// MaxConnections caps the open connections of the Server (all its
 	// routes); an upgrade request over it gets HTTP 503 before the upgrade

@@ -94,12 +94,20 @@ func (srv *Server) Register(router fiber.Router, controllers ...Controller) erro
 	}
 	for _, m := range mounts {
 		router.Group(m.prefix).Get(m.route.path, m.handlers()...)
+		srv.addPattern(base + m.prefix + m.route.path)
 	}
 	srv.fitPartialBudget(mounts)
 	if app := appOf(router); app != nil {
 		srv.attach(app)
 	}
 	return nil
+}
+
+// addPattern records a full route pattern mounted, for Broadcast.
+func (srv *Server) addPattern(pattern string) {
+	srv.mu.Lock()
+	srv.patterns[pattern] = true
+	srv.mu.Unlock()
 }
 
 // attach ties the Server to app, once: the app's shutdown shuts it down,
@@ -184,6 +192,7 @@ func (u *useHandler) build(key useKey) fasthttp.RequestHandler {
 	sub := fiber.New(cfg)
 	for _, m := range u.mounts {
 		sub.Group(key.prefix+m.prefix).Get(m.route.path, m.handlers()...)
+		u.srv.addPattern(key.prefix + m.prefix + m.route.path)
 	}
 	sub.Use(func(c *fiber.Ctx) error {
 		c.Locals(useMiss, true)

@@ -27,6 +27,11 @@ type Route struct {
 	pingWait  time.Duration
 	readLimit int64
 	limits    routeLimits
+	// subprotocols (when subprotocolsSet) and compression (when not nil)
+	// override the Server's for this route (negotiate.go).
+	subprotocols    []string
+	subprotocolsSet bool
+	compression     *bool
 
 	middleware   []fiber.Handler
 	guards       []Guard

@@ -290,7 +290,7 @@ var errDecompressedTooBig = errors.New("fiberws: decompressed message exceeds th
 // inflate to far more, so the inflated size is bounded here too. Growing
 // the buffer takes from the partial-message budget (partial.go).
 func (s *Session) readMessage(buf *msgBuf, r io.Reader) error {
-	if !s.route.srv.cfg.EnableCompression {
+	if !s.route.upgrader.EnableCompression {
 		return buf.readFrom(r, s.growMessage)
 	}
 	s.lim.read = io.LimitedReader{R: r, N: s.route.readLimit + 1}
@@ -314,7 +314,7 @@ func (s *Session) rejectMessage(err error) bool {
 		_ = s.closeWith(CloseTryAgainLater, ReasonServerBusy, hooks.ByServer, err)
 	case err == errDecompressedTooBig:
 		_ = s.closeWith(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
-	case s.route.srv.cfg.EnableCompression && errors.As(err, &corrupt):
+	case s.route.upgrader.EnableCompression && errors.As(err, &corrupt):
 		_ = s.closeWith(CloseInvalidPayload, "invalid compressed data", hooks.ByServer, err)
 	default:
 		return false

@@ -9,7 +9,6 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
-	"github.com/fiberws/fiberws/middleware/origin"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 )
@@ -32,6 +31,7 @@ type mountedRoute struct {
 	pre, post  []Interceptor // pre: app, controller, route; post: reversed
 	catchers   []Catcher     // route, controller, app
 	origin     fiber.Handler
+	upgrader   *websocket.FastHTTPUpgrader
 	// opens are the controller's OnOpen and the route's, in that order;
 	// closes the route's OnClose and the controller's.
 	opens  []openHook
@@ -60,7 +60,8 @@ func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute 
 	mr.post = slices.Clone(mr.pre)
 	slices.Reverse(mr.post)
 	mr.catchers = concat(r.catchers, scope[ControllerCatchers](ctrl, ControllerCatchers.Catchers), cfg.Catchers)
-	mr.origin = origin.New(origin.Config{AllowOrigins: cfg.Origins})
+	mr.origin = mr.originCheck()
+	mr.upgrader = mr.newUpgrader()
 	if co, ok := ctrl.(ControllerOpen); ok {
 		mr.opens = append(mr.opens, openHook{run: func(ctx context.Context, s *Session, _ messageHandler) error { return co.OnOpen(ctx, s) }})
 	}
@@ -222,7 +223,7 @@ func (mr *mountedRoute) upgrade(c *fiber.Ctx) error {
 	// The upgrader ignores HandshakeTimeout; bound the 101 response write
 	// here. fasthttp clears the deadline when it hijacks the connection.
 	_ = c.Context().Conn().SetWriteDeadline(time.Now().Add(mr.srv.cfg.HandshakeTimeout))
-	if err := mr.srv.upgrader.Upgrade(c.Context(), func(ws *websocket.Conn) {
+	if err := mr.upgrader.Upgrade(c.Context(), func(ws *websocket.Conn) {
 		mr.serve(ws, req)
 	}); err != nil {
 		// The upgrader has set the handshake error response. The connection

@@ -64,6 +64,15 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	}
 	ws.SetReadLimit(mr.readLimit)
 	bindUnacked(s.tcp, mr.srv.cfg.WriteTimeout)
+	// Bound before track: Server.Session hands the connection out from
+	// then on, and ConnOf reads its handler.
+	s.handler = mr.route.bind(s)
+	route := mr.route
+	connectRun := route.onConnect
+	if len(mr.opens) > 0 {
+		s.handler = &opening{s: s, opens: mr.opens, next: s.handler, connect: route.onConnect || route.mode == ModeSendOnly}
+		connectRun = true
+	}
 	admitted := mr.enter(req.ip)
 	if !mr.srv.track(s) {
 		_ = s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)
@@ -78,13 +87,6 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		mr.keepalive.add(s)
 	}
 
-	s.handler = mr.route.bind(s)
-	route := mr.route
-	connectRun := route.onConnect
-	if len(mr.opens) > 0 {
-		s.handler = &opening{s: s, opens: mr.opens, next: s.handler, connect: route.onConnect || route.mode == ModeSendOnly}
-		connectRun = true
-	}
 	switch {
 	case route.mode == ModeSendOnly:
 		// Nothing is queued (incoming data is discarded), so no inbox.

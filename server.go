@@ -7,23 +7,23 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/internal/drain"
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 )
 
 // Server mounts controllers and owns the connections they accept: the
 // configuration, the app-scope lifecycle components and graceful shutdown.
 // Create one with New; most apps need only one.
 type Server struct {
-	cfg      Config
-	upgrader websocket.FastHTTPUpgrader
+	cfg Config
 
-	mu       sync.Mutex
-	paths    map[string]string // full path -> controller that owns it
-	conns    map[*Session]struct{}
+	mu    sync.Mutex
+	paths map[string]string // full path -> controller that owns it
+	// patterns are the full route patterns mounted, as Session.Route
+	// reports them (Handler mounts add theirs at first use).
+	patterns map[string]bool
+	conns    map[uint64]*Session // by Session.ID
 	shutdown bool
 	// drained, while a Shutdown waits, is closed when the last tracked
 	// connection has wound down (a channel, not a WaitGroup: connections
@@ -58,22 +58,14 @@ type Server struct {
 func New(config ...Config) *Server {
 	cfg := configDefault(config...)
 	return &Server{
-		cfg: cfg,
-		upgrader: websocket.FastHTTPUpgrader{
-			HandshakeTimeout:  cfg.HandshakeTimeout,
-			ReadBufferSize:    cfg.ReadBufferSize,
-			WriteBufferSize:   cfg.WriteBufferSize,
-			EnableCompression: cfg.EnableCompression,
-			// Origins are checked by the origin middleware before the
-			// upgrade, where a rejection can be a proper HTTP response.
-			CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
-		},
-		paths:   map[string]string{},
-		conns:   map[*Session]struct{}{},
-		watched: map[<-chan struct{}]struct{}{},
-		apps:    map[*fiber.App]bool{},
-		perIP:   newIPCounts(cfg.MaxConnectionsPerIP),
-		partial: partialBudget{limit: cfg.PartialMessageBudget, holders: map[*Session]int64{}},
+		cfg:      cfg,
+		paths:    map[string]string{},
+		patterns: map[string]bool{},
+		conns:    map[uint64]*Session{},
+		watched:  map[<-chan struct{}]struct{}{},
+		apps:     map[*fiber.App]bool{},
+		perIP:    newIPCounts(cfg.MaxConnectionsPerIP),
+		partial:  partialBudget{limit: cfg.PartialMessageBudget, holders: map[*Session]int64{}},
 	}
 }
 
@@ -89,7 +81,7 @@ func (srv *Server) logger() *slog.Logger {
 func (srv *Server) track(s *Session) bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	srv.conns[s] = struct{}{}
+	srv.conns[s.id] = s
 	if srv.sweeper == nil {
 		srv.sweeper = srv.startSweeper()
 	}
@@ -98,7 +90,7 @@ func (srv *Server) track(s *Session) bool {
 
 func (srv *Server) untrack(s *Session) {
 	srv.mu.Lock()
-	delete(srv.conns, s)
+	delete(srv.conns, s.id)
 	if len(srv.conns) == 0 && srv.sweeper != nil {
 		close(srv.sweeper.stop)
 		srv.sweeper = nil
@@ -140,7 +132,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	srv.mu.Lock()
-	for s := range srv.conns {
+	for _, s := range srv.conns {
 		// Still tracked, so serve has not returned: the socket is theirs.
 		s.dropTCP()
 	}
@@ -161,7 +153,7 @@ func (srv *Server) beginShutdown() <-chan struct{} {
 	var open []*Session
 	if first {
 		open = make([]*Session, 0, len(srv.conns))
-		for s := range srv.conns {
+		for _, s := range srv.conns {
 			open = append(open, s)
 		}
 	}

@@ -47,7 +47,7 @@ func (srv *Server) sweep(stop chan struct{}) {
 			srv.clock.Store(t)
 			late = late[:0]
 			srv.mu.Lock()
-			for s := range srv.conns {
+			for _, s := range srv.conns {
 				since := s.msgSince.Load()
 				// since is coarse (a tick old at most): one tick more, so a
 				// message is never closed before its timeout.

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -124,6 +125,28 @@ func (h *Hub) Members(roomName string) int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return len(r.members)
+}
+
+// Conns lists the connections of this hub in room now, ordered by
+// connection ID, each as it joined (a *fiberws.Conn[T]: assert it back
+// for its typed Send): to send one of them something, to list the room's
+// users in an admin page, or to close them. Members on other nodes are not
+// here; Presence lists those.
+func (h *Hub) Conns(roomName string) []fiberws.Receiver {
+	h.mu.Lock()
+	r := h.rooms[roomName]
+	h.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.mu.RLock()
+	out := make([]fiberws.Receiver, 0, len(r.members))
+	for m := range r.members {
+		out = append(out, m.r)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b fiberws.Receiver) int { return cmp.Compare(a.ID(), b.ID()) })
+	return out
 }
 
 // Rooms lists, sorted, the rooms that have at least one member on this hub.

@@ -170,3 +170,34 @@ func TestSeqGrowsAcrossExpiryInMemory(t *testing.T) {
 		time.Sleep(3 * ttl)
 	}
 }
+
+// TestConnsListsTheRoom: Conns lists the local connections of a room in
+// connection order, as the typed Conns they joined as, and follows joins
+// and leaves.
+func TestConnsListsTheRoom(t *testing.T) {
+	srv, h := startPresence(t, hub.Config{})
+	ann := srv.Dial(t, "/p/lobby/ann")
+	ann.ReadText() // welcome
+	bob := srv.Dial(t, "/p/lobby/bob")
+	bob.ReadText()
+	ann.ReadText() // bob joined
+	names := func() string {
+		var out []string
+		for _, r := range h.Conns("lobby") {
+			c, ok := r.(*fiberws.Conn[*string])
+			if !ok {
+				t.Fatalf("a member is a %T", r)
+			}
+			out = append(out, c.Params("who"))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(); got != "ann,bob" {
+		t.Fatalf("Conns: %s, want ann,bob", got)
+	}
+	if got := h.Conns("nowhere"); len(got) != 0 {
+		t.Fatalf("Conns of an empty room: %v", got)
+	}
+	bob.Close(fiberws.CloseNormalClosure, "")
+	fiberwstest.Eventually(t, func() bool { return names() == "ann" }, "Conns after bob left: %s", fiberwstest.Later(func() any { return names() }))
+}

@@ -14,11 +14,18 @@ type Config struct {
 	// behind a proxy that terminates TLS (Origin https://…, request http).
 	// Optional. Default: nil (same host)
 	AllowOrigins []string
-	// AllowMissing lets requests without an Origin header through. Browsers
+	// AllowOriginsFunc, when set, allows an origin AllowOrigins does not
+	// list when it returns true, as in Fiber's CORS middleware. With it
+	// set and AllowOrigins empty, only what it allows passes (the
+	// same-host default no longer applies).
+	// Optional. Default: nil
+	AllowOriginsFunc func(origin string) bool
+	// RequireOrigin refuses requests without an Origin header. Browsers
 	// always send Origin on WebSocket upgrades; other clients usually
-	// don't, and cross-site hijacking needs a browser.
-	// Optional. Default: true
-	AllowMissing *bool
+	// don't, and cross-site hijacking needs a browser, so they pass by
+	// default.
+	// Optional. Default: false
+	RequireOrigin bool
 }
 
 // ConfigDefault is the default configuration: same-origin, requests

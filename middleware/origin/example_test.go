@@ -3,6 +3,7 @@ package origin_test
 import (
 	"fmt"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/fiberws/fiberws/middleware/origin"
 	"github.com/gofiber/fiber/v2"
@@ -39,4 +40,27 @@ func ExampleConfig() {
 	resp, _ := app.Test(req)
 	fmt.Println(resp.StatusCode)
 	// Output: 200
+}
+
+// A callback for origins that follow a pattern (preview deployments),
+// and requests without an Origin header refused.
+func ExampleConfig_allowOriginsFunc() {
+	app := fiber.New()
+	app.Use(origin.New(origin.Config{
+		AllowOriginsFunc: func(o string) bool { return strings.HasSuffix(o, ".preview.example.com") },
+		RequireOrigin:    true,
+	}))
+	app.Get("/ws", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	for _, o := range []string{"https://pr-7.preview.example.com", "https://evil.example", ""} {
+		req := httptest.NewRequest("GET", "http://api.example.com/ws", nil)
+		if o != "" {
+			req.Header.Set("Origin", o)
+		}
+		resp, _ := app.Test(req)
+		fmt.Println(resp.StatusCode)
+	}
+	// Output:
+	// 200
+	// 403
+	// 403
 }

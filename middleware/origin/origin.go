@@ -20,7 +20,6 @@ import (
 // New returns the origin-check middleware.
 func New(config ...Config) fiber.Handler {
 	cfg := configDefault(config...)
-	allowMissing := cfg.AllowMissing == nil || *cfg.AllowMissing
 	anyOrigin := false
 	allowed := make(map[string]struct{}, len(cfg.AllowOrigins))
 	for _, o := range cfg.AllowOrigins {
@@ -36,12 +35,12 @@ func New(config ...Config) fiber.Handler {
 		o := c.Get(fiber.HeaderOrigin)
 		switch {
 		case o == "":
-			if !allowMissing {
+			if cfg.RequireOrigin {
 				return fiber.ErrForbidden
 			}
 		case anyOrigin:
-		case len(allowed) > 0:
-			if _, ok := allowed[strings.ToLower(o)]; !ok {
+		case len(allowed) > 0 || cfg.AllowOriginsFunc != nil:
+			if _, ok := allowed[strings.ToLower(o)]; !ok && (cfg.AllowOriginsFunc == nil || !cfg.AllowOriginsFunc(o)) {
 				return fiber.ErrForbidden
 			}
 		default:

@@ -1,0 +1,147 @@
+package fiberws_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+)
+
+// subprotocolOf answers with the connection's negotiated subprotocol.
+func subprotocolOf(_ context.Context, c *fiberws.Conn[string], _ string) (string, error) {
+	return "speaking " + c.Subprotocol(), nil
+}
+
+func protocolHeader(protocols ...string) http.Header {
+	return http.Header{"Sec-WebSocket-Protocol": {strings.Join(protocols, ", ")}}
+}
+
+// TestSubprotocols: the upgrade picks the first of the server's
+// subprotocols the client asks for, both sides see it, a route can speak
+// its own, and a client asking only for unknown ones gets none.
+func TestSubprotocols(t *testing.T) {
+	h := serveWith(t, fiberws.Config{Subprotocols: []string{"chat.v2", "chat.v1"}},
+		fiberws.WebSocket("/ws", subprotocolOf),
+		fiberws.WebSocket("/graphql", subprotocolOf, fiberws.WithSubprotocols("graphql-transport-ws")),
+		fiberws.WebSocket("/none", subprotocolOf, fiberws.WithSubprotocols()),
+	)
+	for _, tc := range []struct {
+		path  string
+		asked []string
+		want  string
+	}{
+		{"/ws", []string{"chat.v1", "chat.v2"}, "chat.v2"}, // the server's preference wins
+		{"/ws", []string{"chat.v1"}, "chat.v1"},
+		{"/ws", []string{"mqtt"}, ""},
+		{"/graphql", []string{"chat.v2", "graphql-transport-ws"}, "graphql-transport-ws"},
+		{"/graphql", []string{"chat.v2"}, ""},
+		{"/none", []string{"chat.v2"}, ""},
+	} {
+		c := h.Dial(t, tc.path, protocolHeader(tc.asked...))
+		if got := c.Conn().Subprotocol(); got != tc.want {
+			t.Errorf("%s asking %v: the client sees %q, want %q", tc.path, tc.asked, got, tc.want)
+		}
+		c.SendText("?")
+		if got := c.ReadText(); got != "speaking "+tc.want {
+			t.Errorf("%s asking %v: the server says %q, want %q", tc.path, tc.asked, got, "speaking "+tc.want)
+		}
+		c.Close(fiberws.CloseNormalClosure, "")
+	}
+}
+
+// TestCompressionPerRoute: a route's WithCompression overrides
+// Config.EnableCompression both ways, and compressed messages flow.
+func TestCompressionPerRoute(t *testing.T) {
+	h := serveWith(t, fiberws.Config{EnableCompression: false},
+		fiberws.WebSocket("/plain", mirror),
+		fiberws.WebSocket("/deflate", mirror, fiberws.WithCompression(true)),
+	)
+	h2 := serveWith(t, fiberws.Config{EnableCompression: true},
+		fiberws.WebSocket("/deflate", mirror),
+		fiberws.WebSocket("/plain", mirror, fiberws.WithCompression(false)),
+	)
+	for _, tc := range []struct {
+		srv  *harness
+		path string
+		want bool
+	}{{h, "/plain", false}, {h, "/deflate", true}, {h2, "/deflate", true}, {h2, "/plain", false}} {
+		d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: fiberwstest.Timeout}
+		conn, resp, err := d.Dial(tc.srv.URL(tc.path), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+		if got != tc.want {
+			t.Errorf("%s: permessage-deflate negotiated %v, want %v", tc.path, got, tc.want)
+		}
+		msg := strings.Repeat("compressible ", 1000)
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+		if _, data, err := conn.ReadMessage(); err != nil || string(data) != msg {
+			t.Fatalf("%s: echo %d bytes, %v", tc.path, len(data), err)
+		}
+		_ = conn.Close()
+	}
+	// A route compressed on its own still bounds the inflated size by the
+	// read limit (1 MiB): 16 MiB of one letter is ~16 KiB on the wire.
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: fiberwstest.Timeout}
+	conn, _, err := d.Dial(h.URL("/deflate"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("a", 16<<20))); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != fiberws.CloseMessageTooBig {
+		t.Fatalf("a compression bomb on a WithCompression route: %v, want 1009", err)
+	}
+}
+
+// TestOriginChoices: AllowOriginsFunc allows what Origins does not list,
+// and RequireOrigin refuses requests without Origin.
+func TestOriginChoices(t *testing.T) {
+	h := serveWith(t, fiberws.Config{
+		Origins:          []string{"https://app.example.com"},
+		AllowOriginsFunc: func(o string) bool { return strings.HasSuffix(o, ".preview.example.com") },
+		RequireOrigin:    true,
+	}, fiberws.WebSocket("/ws", mirror))
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{
+		{"https://app.example.com", http.StatusSwitchingProtocols},
+		{"https://pr-42.preview.example.com", http.StatusSwitchingProtocols},
+		{"https://evil.example", http.StatusForbidden},
+		{"", http.StatusForbidden}, // RequireOrigin
+	} {
+		header := http.Header{}
+		if tc.origin != "" {
+			header.Set("Origin", tc.origin)
+		}
+		c, resp, err := h.TryDial("/ws", header)
+		if c != nil {
+			_ = c.Conn().Close()
+		}
+		if resp == nil {
+			t.Fatalf("origin %q: no response: %v", tc.origin, err)
+		}
+		if resp.StatusCode != tc.want {
+			t.Errorf("origin %q: HTTP %d, want %d", tc.origin, resp.StatusCode, tc.want)
+		}
+	}
+	// Without RequireOrigin, a client that sends no Origin passes.
+	open := serveWith(t, fiberws.Config{Origins: []string{"https://app.example.com"}}, fiberws.WebSocket("/ws", mirror))
+	open.Dial(t, "/ws").Close(fiberws.CloseNormalClosure, "")
+}

@@ -310,6 +310,8 @@ func checkRoute(r Route) error {
 		return fmt.Errorf("read limit must be positive, got %d", r.readLimit)
 	case r.onConnect && r.mode == ModeSendOnly:
 		return errors.New("OnConnect does not apply to a send-only route: its handler always runs at connect")
+	case r.contrib != nil:
+		return checkContrib(r)
 	}
 	return checkOpens(r)
 }

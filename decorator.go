@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	contribws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -32,6 +33,8 @@ type Route struct {
 	subprotocols    []string
 	subprotocolsSet bool
 	compression     *bool
+	// contrib is a Contrib route's handler (contrib.go).
+	contrib func(*contribws.Conn)
 
 	middleware   []fiber.Handler
 	guards       []Guard

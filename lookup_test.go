@@ -106,6 +106,8 @@ func TestServerBroadcastToARoute(t *testing.T) {
 
 	on := []*fiberwstest.Client{srv.Dial(t, "/api/feed/ws"), srv.Dial(t, "/api/feed/ws"), srv.Dial(t, "/api/feed/ws")}
 	other, in := srv.Dial(t, "/api/feed/other"), srv.Dial(t, "/api/feed/in")
+	// The handshake is done before the connection is tracked: wait for it.
+	fiberwstest.Eventually(t, func() bool { return ws.Connections() == 5 }, "connections: %d", fiberwstest.Later(func() any { return ws.Connections() }))
 	p, err := fiberws.Prepare("deploy in 5 minutes")
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +127,7 @@ func TestServerBroadcastToARoute(t *testing.T) {
 	in.ExpectSilence(100 * time.Millisecond)
 
 	used := srv.Dial(t, "/v2/used/ws")
+	fiberwstest.Eventually(t, func() bool { return ws.Connections() == 6 }, "connections: %d", fiberwstest.Later(func() any { return ws.Connections() }))
 	if n, err := ws.Broadcast(ctx, "/v2/used/ws", p); err != nil || n != 1 {
 		t.Fatalf("Broadcast to the Use-mounted route: %d, %v", n, err)
 	}

@@ -49,6 +49,11 @@ func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute 
 	if r.limits.msgTimeoutSet {
 		mr.messageTimeout = max(r.limits.msgTimeout, 0)
 	}
+	if r.contrib != nil {
+		// Its handler reads: the limits fiberws applies while reading
+		// cannot apply (Contrib).
+		mr.limits.rate, mr.limits.idle, mr.messageTimeout = 0, 0, 0
+	}
 	if r.ping > 0 {
 		mr.keepalive = newKeepalive(r.ping, r.PingTimeout())
 	}
@@ -223,6 +228,9 @@ func (mr *mountedRoute) upgrade(c *fiber.Ctx) error {
 	// The upgrader ignores HandshakeTimeout; bound the 101 response write
 	// here. fasthttp clears the deadline when it hijacks the connection.
 	_ = c.Context().Conn().SetWriteDeadline(time.Now().Add(mr.srv.cfg.HandshakeTimeout))
+	if mr.route.contrib != nil {
+		return mr.upgradeContrib(c, req)
+	}
 	if err := mr.upgrader.Upgrade(c.Context(), func(ws *websocket.Conn) {
 		mr.serve(ws, req)
 	}); err != nil {

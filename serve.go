@@ -47,6 +47,35 @@ const (
 // connection is fully wound down: socket closed, handler returned,
 // cleanups run, observers told.
 func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
+	s := mr.newSession(ws, req)
+	// Bound before open tracks it: Server.Session hands the connection out
+	// from then on, and ConnOf reads its handler.
+	s.handler = mr.route.bind(s)
+	route := mr.route
+	connectRun := route.onConnect
+	if len(mr.opens) > 0 {
+		s.handler = &opening{s: s, opens: mr.opens, next: s.handler, connect: route.onConnect || route.mode == ModeSendOnly}
+		connectRun = true
+	}
+	mr.open(s)
+	switch {
+	case route.mode == ModeSendOnly:
+		// Nothing is queued (incoming data is discarded), so no inbox.
+		s.runner.Store(runHandOff)
+		s.workerDone = make(chan struct{})
+		go s.work(true)
+		s.read()
+	case connectRun && s.state.Load() == stateOpen && !s.runInline(Message{Connect: true}):
+		// The trigger was slow and reading moved on without us.
+		s.work(false)
+	case !s.read():
+		s.work(false)
+	}
+	s.finish()
+}
+
+// newSession is the Session of a connection just upgraded.
+func (mr *mountedRoute) newSession(ws *websocket.Conn, req *requestData) *Session {
 	// The upgrade request's values (tracing, request IDs), without its
 	// cancellation: fasthttp is done with the request, not the connection.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(req.userCtx))
@@ -64,16 +93,14 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	}
 	ws.SetReadLimit(mr.readLimit)
 	bindUnacked(s.tcp, mr.srv.cfg.WriteTimeout)
-	// Bound before track: Server.Session hands the connection out from
-	// then on, and ConnOf reads its handler.
-	s.handler = mr.route.bind(s)
-	route := mr.route
-	connectRun := route.onConnect
-	if len(mr.opens) > 0 {
-		s.handler = &opening{s: s, opens: mr.opens, next: s.handler, connect: route.onConnect || route.mode == ModeSendOnly}
-		connectRun = true
-	}
-	admitted := mr.enter(req.ip)
+	return s
+}
+
+// open counts and tracks a new connection, closing it at once when the
+// route or the Server is full or shutting down, and sets up its limits,
+// control frames and keep-alive.
+func (mr *mountedRoute) open(s *Session) {
+	admitted := mr.enter(s.req.ip)
 	if !mr.srv.track(s) {
 		_ = s.closeWith(CloseGoingAway, "server shutting down", hooks.ByShutdown, nil)
 	}
@@ -86,21 +113,6 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		s.lastPing.Store(time.Now().UnixNano())
 		mr.keepalive.add(s)
 	}
-
-	switch {
-	case route.mode == ModeSendOnly:
-		// Nothing is queued (incoming data is discarded), so no inbox.
-		s.runner.Store(runHandOff)
-		s.workerDone = make(chan struct{})
-		go s.work(true)
-		s.read()
-	case connectRun && s.state.Load() == stateOpen && !s.runInline(Message{Connect: true}):
-		// The trigger was slow and reading moved on without us.
-		s.work(false)
-	case !s.read():
-		s.work(false)
-	}
-	s.finish()
 }
 
 // read is the reader loop. Control frames (ping, pong, close) are handled

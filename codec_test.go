@@ -219,8 +219,8 @@ func TestReadLimitCloses1009(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	c.SendText(strings.Repeat("x", 64))
-	if code, _ := c.ExpectClose(); code != fiberws.CloseMessageTooBig {
-		t.Fatalf("close code %d, want 1009", code)
+	if code, reason := c.ExpectClose(); code != fiberws.CloseMessageTooBig || reason != fiberws.ReasonMessageTooBig {
+		t.Fatalf("close %d %q, want 1009 %q", code, reason, fiberws.ReasonMessageTooBig)
 	}
 }
 

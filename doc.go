@@ -57,9 +57,22 @@
 // type: Conn.Send pushes more messages of that type from any goroutine (the
 // typed AsyncWebSocketSender of revali). Receive-only handlers get a
 // *Session, which has everything but Send. Both give the upgrade request's
-// Params, Query, Header, Cookie, Locals and IP, a Context cancelled when the
-// connection closes, Close(code, reason), and Cleanup(func()) for work that
-// must run once the connection is gone.
+// Params, Query, Header, Cookie and IP, Locals (every local a middleware
+// set, and per-connection data of your own, safe from any goroutine), a
+// Context that carries the request's user-context values and is cancelled
+// when the connection closes, the negotiated Subprotocol, Close(code,
+// reason), and Cleanup(func()) for work that must run once the connection
+// is gone. OnOpen and OnClose run typed code when a connection opens and
+// once it has closed (with the code and who closed it).
+//
+// From outside a handler, Server.Session finds a live connection by ID and
+// ConnOf gives its typed sender; Server.Broadcast writes to every
+// connection of a route; package hub adds rooms, presence and history, on
+// one node or many. Session.Raw lends the raw connection under the write
+// lock, for what fiberws does not wrap.
+//
+// Contrib serves a route with a gofiber/contrib/websocket handler as it
+// is, inside the lifecycle below: the migration path from contrib.
 //
 // Messages of one connection are handled one at a time in arrival order,
 // and replies leave in that order. Quick handlers run on the goroutine that
@@ -105,15 +118,16 @@
 //
 // Ping and WithPing make the server ping every interval and close with 1001
 // when no pong arrives in time; one scheduler per route does it, not a
-// timer per connection. When the Fiber app a Server was registered on (a
-// *fiber.App) shuts down, every connection gets 1001 "server shutting
-// down" as soon as the shutdown begins, and runs its cleanups; with a
-// group or Server.Handler, call Server.Shutdown.
+// timer per connection. When the Fiber app a Server was registered on
+// shuts down (registered on the app or a group of it, or used through
+// Server.Handler), every connection gets 1001 "server shutting down" as
+// soon as the shutdown begins, and runs its cleanups; Server.Shutdown
+// shuts the routes down on their own.
 //
 // # Limits
 //
 // Every limit has a default (ConfigDefault) and most a route option:
-// message size (ReadLimit, 1009), open connections per Server, route and
+// message size (ReadLimit, 1009 "message too big"), open connections per Server, route and
 // client address (503 or 429 before the upgrade), message rate (1008),
 // idle time (1001), the time a message may take to arrive
 // (MessageTimeout, 1008) and the memory all messages still arriving may

@@ -283,36 +283,34 @@ func (s *Session) idleExpired() bool {
 	return s.closeWith(CloseGoingAway, ReasonIdleTimeout, hooks.ByTimeout, nil) == nil
 }
 
-var errDecompressedTooBig = errors.New("fiberws: decompressed message exceeds the read limit")
+var errMessageTooBig = errors.New("fiberws: message exceeds the read limit")
 
-// readMessage reads one message into buf. The library enforces the read
-// limit on the bytes on the wire; with permessage-deflate a small frame can
-// inflate to far more, so the inflated size is bounded here too. Growing
-// the buffer takes from the partial-message budget (partial.go).
+// readMessage reads one message into buf, bounded by the route's read
+// limit here rather than by the library: the library's 1009 carries no
+// reason, and it counts the bytes on the wire, where a permessage-deflate
+// frame can inflate to far more. Growing the buffer takes from the
+// partial-message budget (partial.go).
 func (s *Session) readMessage(buf *msgBuf, r io.Reader) error {
-	if !s.route.upgrader.EnableCompression {
-		return buf.readFrom(r, s.growMessage)
-	}
 	s.lim.read = io.LimitedReader{R: r, N: s.route.readLimit + 1}
 	err := buf.readFrom(&s.lim.read, s.growMessage)
 	s.lim.read.R = nil
 	if err == nil && s.lim.read.N <= 0 {
-		return errDecompressedTooBig
+		return errMessageTooBig
 	}
 	return err
 }
 
-// rejectMessage closes the connection for a message that inflated past
-// the read limit (1009, like the library does for one too big on the
-// wire) or whose compressed data is corrupt (1007; the library would just
-// drop TCP). It reports whether err was one of those; the reader then
+// rejectMessage closes the connection for a message over the read limit
+// (1009 "message too big"), one the partial-message budget cannot hold
+// (1013), or one whose compressed data is corrupt (1007; the library would
+// just drop TCP). It reports whether err was one of those; the reader then
 // goes on reading until the peer answers the close.
 func (s *Session) rejectMessage(err error) bool {
 	var corrupt flate.CorruptInputError
 	switch {
 	case err == errPartialBudget:
 		_ = s.closeWith(CloseTryAgainLater, ReasonServerBusy, hooks.ByServer, err)
-	case err == errDecompressedTooBig:
+	case err == errMessageTooBig:
 		_ = s.closeWith(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
 	case s.route.upgrader.EnableCompression && errors.As(err, &corrupt):
 		_ = s.closeWith(CloseInvalidPayload, "invalid compressed data", hooks.ByServer, err)

@@ -80,11 +80,11 @@ func TestReadLimitDefaultCloses1009(t *testing.T) {
 		t.Fatalf("got %d bytes", len(got))
 	}
 	c.SendBinary(make([]byte, 1<<20+1))
-	if code, _ := c.ExpectClose(); code != websocket.CloseMessageTooBig {
-		t.Fatalf("close code %d, want 1009", code)
+	if code, reason := c.ExpectClose(); code != websocket.CloseMessageTooBig || reason != "message too big" {
+		t.Fatalf("close %d %q, want 1009 \"message too big\"", code, reason)
 	}
-	if s := obs.next(t); s.CloseCode != fiberws.CloseMessageTooBig {
-		t.Fatalf("summary close code %d", s.CloseCode)
+	if s := obs.next(t); s.CloseCode != fiberws.CloseMessageTooBig || s.CloseReason != "message too big" {
+		t.Fatalf("summary close %d %q", s.CloseCode, s.CloseReason)
 	}
 }
 

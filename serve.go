@@ -91,7 +91,12 @@ func (mr *mountedRoute) newSession(ws *websocket.Conn, req *requestData) *Sessio
 		// inbox and readerDone are made on hand-off, workerDone for a
 		// send-only worker: an idle connection needs none of them.
 	}
-	ws.SetReadLimit(mr.readLimit)
+	if mr.route.contrib != nil {
+		// Its handler reads: the library enforces the read limit (1009).
+		ws.SetReadLimit(mr.readLimit)
+	}
+	// Otherwise readMessage does, with a reason; the library's limit stays
+	// off (zero).
 	bindUnacked(s.tcp, mr.srv.cfg.WriteTimeout)
 	return s
 }

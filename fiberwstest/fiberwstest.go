@@ -46,7 +46,11 @@ type Server struct {
 }
 
 // Serve starts app on 127.0.0.1 on a free port and shuts it down (bounded
-// by Timeout) when the test ends.
+// by Timeout) when the test ends. It never prints Fiber's startup banner:
+// an app made with DisableStartupMessage is served with app.Listener, its
+// OnListen hooks run; any other is served by its fasthttp server directly
+// (app.Handler, then app.Server().Serve), as Fiber would print the banner
+// from Listener, and OnListen hooks do not run.
 func Serve(t testing.TB, app *fiber.App) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,13 +61,18 @@ func Serve(t testing.TB, app *fiber.App) *Server {
 }
 
 // ServeListener is Serve on a listener the test made itself, for tests
-// that need to shape the listening socket.
+// that need to shape the listening socket. It prints no banner either.
 func ServeListener(t testing.TB, app *fiber.App, ln net.Listener) *Server {
 	t.Helper()
 	s := &Server{Addr: ln.Addr().String(), app: app, done: make(chan struct{})}
+	serve := app.Listener
+	if !app.Config().DisableStartupMessage {
+		app.Handler() // builds the routes, as Listener would
+		serve = app.Server().Serve
+	}
 	go func() {
 		defer close(s.done)
-		_ = app.Listener(ln)
+		_ = serve(ln)
 	}()
 	t.Cleanup(func() {
 		if err := s.Shutdown(Timeout); err != nil {

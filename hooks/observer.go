@@ -63,8 +63,14 @@ type Summary struct {
 	Err error
 }
 
-// SlogObserver logs one line per connection summary at Info level (Warn when
-// the connection ended with an error). A nil logger means slog.Default().
+// SlogObserver logs one line per connection summary. The level is Info
+// for what is part of normal operation, including requests refused before
+// the upgrade with a 4xx status (401, 403, 426, 429), closes the app chose
+// (a CloseError's code, a 4000), and clients that break the protocol or a
+// limit (1002, 1007, 1008, 1009); Warn only when the server failed: a 5xx
+// status (over capacity, shutting down) or 1011 (a handler error or
+// panic). The error, when there is one, is an attribute either way. A nil
+// logger means slog.Default().
 func SlogObserver(logger *slog.Logger) Observer {
 	return slogObserver{logger: logger}
 }
@@ -96,8 +102,10 @@ func (o slogObserver) OnSummary(s Summary) {
 			slog.Int64("msgs_in", s.MessagesIn), slog.Int64("msgs_out", s.MessagesOut),
 			slog.Int64("bytes_in", s.BytesIn), slog.Int64("bytes_out", s.BytesOut))
 	}
-	if s.Err != nil {
+	if s.Status >= 500 || s.CloseCode == 1011 {
 		level = slog.LevelWarn
+	}
+	if s.Err != nil {
 		attrs = append(attrs, slog.String("error", s.Err.Error()))
 	}
 	logger.LogAttrs(context.Background(), level, "websocket closed", attrs...)

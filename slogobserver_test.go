@@ -1,0 +1,85 @@
+package fiberws_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
+	"github.com/gofiber/fiber/v2"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+}
+
+// TestSlogObserverLevels: refusals with a 4xx status and closes the app
+// or a limit chose are Info; a handler's failure (1011) is Warn.
+func TestSlogObserverLevels(t *testing.T) {
+	var buf lockedBuffer
+	obs := hooks.SlogObserver(slog.New(slog.NewTextHandler(&buf, nil)))
+	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}},
+		fiberws.WebSocket("/ws", func(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+			switch msg {
+			case "quota":
+				return "", &fiberws.CloseError{Code: 4000, Reason: "quota exceeded"}
+			case "fail":
+				return "", errors.New("database down")
+			}
+			return msg, nil
+		}, fiberws.WithReadLimit(64), fiberws.WithGuards(fiberws.GuardFunc(func(c *fiber.Ctx) error {
+			if c.Query("token") == "" {
+				return fiber.ErrUnauthorized
+			}
+			return nil
+		}))))
+	want := []struct{ level, attr string }{
+		{"INFO", "status=401"},
+		{"INFO", "status=426"},
+		{"INFO", "close_code=4000"},
+		{"INFO", "close_code=1009"},
+		{"WARN", "close_code=1011"},
+	}
+	if _, resp, _ := h.TryDial("/ws"); resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no token: %v", resp)
+	}
+	resp, err := http.Get(h.HTTPURL("/ws?token=x")) // a plain GET: 426
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	for _, msg := range []string{"quota", strings.Repeat("x", 100), "fail"} {
+		c := h.Dial(t, "/ws?token=x")
+		c.SendText(msg)
+		c.ExpectClose()
+		h.waitIdle(t)
+	}
+	fiberwstest.Eventually(t, func() bool { return len(buf.lines()) >= len(want) }, "log lines: %v", fiberwstest.Later(func() any { return buf.lines() }))
+	lines := buf.lines()
+	for i, w := range want {
+		if !strings.Contains(lines[i], "level="+w.level) || !strings.Contains(lines[i], w.attr) {
+			t.Errorf("line %d: %s\nwant level %s with %s", i, lines[i], w.level, w.attr)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package fiberws
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -20,19 +21,34 @@ import (
 //   - observers, middleware, guards and the origin check before the
 //     upgrade, with their HTTP rejections;
 //   - the connection caps (MaxConnections, MaxConnectionsPerIP, route
-//     options), the read limit (1009 "message too big"), the handshake
-//     and write timeouts, subprotocols and compression;
-//   - the keep-alive (WithPing), OnClose, cleanups, Server.Session, and
-//     graceful shutdown: 1001 "server shutting down" for every connection;
-//   - a panic in the handler is logged, and the client gets 1011.
+//     options), the read limit (the library's 1009, which carries no
+//     reason), the handshake timeout, subprotocols;
+//   - the keep-alive (WithPing; do not replace the connection's pong
+//     handler then, or every connection fails its pings), OnClose, the
+//     controller's OnOpen, cleanups, Server.Session, and graceful
+//     shutdown: 1001 "server shutting down" for every connection;
+//   - a panic in the handler is logged, and the client gets 1011;
+//   - the connection's context, cancelled when it closes:
+//     ContribContext(c), for a handler that waits on other things than
+//     its reads.
 //
-// The handler reads, so what fiberws does while reading does not apply:
-// MessageRate, IdleTimeout, MessageTimeout, the receive queue, and typed
-// messages with their interceptors and catchers (Register refuses those
-// route options on a Contrib route, and the Server's are not applied).
-// Keep reading until ReadMessage fails: that is how the handler hears of a
-// close, whoever starts it. When the handler returns with the connection
-// still open, it is closed with 1000.
+// The handler reads and writes, so what fiberws does while reading or
+// writing does not apply: MessageRate, IdleTimeout, MessageTimeout, the
+// receive queue, the partial-message budget, the write timeout, typed
+// messages with their interceptors and catchers, and compression (the
+// library bounds a compressed message only on the wire). Register refuses
+// those route options on a Contrib route; the Server's are not applied.
+// fiberws sends no data on the connection either: Broadcast leaves it out
+// and Raw refuses it. Data a controller's OnOpen stores with
+// Session.Locals is the Session's, not contrib's c.Locals.
+//
+// Keep reading until ReadMessage fails: that is how the handler hears of
+// a close, whoever starts it (the client's close code reaches the
+// observers). When the handler returns with the connection still open,
+// fiberws closes it with 1000. A handler that sent its own close frame,
+// or whose read failed on the read limit or a protocol error (the library
+// then sent 1009 or 1002), is summarised with 1005: fiberws cannot see
+// which code went out.
 //
 //	fiberws.Contrib("/legacy", func(c *websocket.Conn) {
 //		for {
@@ -57,6 +73,10 @@ func Contrib(path string, handler func(*contribws.Conn), opts ...Option) Route {
 	return r
 }
 
+// errContribWrites refuses a data write of fiberws on a Contrib route's
+// connection, whose handler writes it without fiberws's lock.
+var errContribWrites = errors.New("fiberws: a Contrib route's handler owns its connection's writes")
+
 // checkContrib reports the options a Contrib route cannot serve: the
 // handler reads, so nothing fiberws does per message applies.
 func checkContrib(r Route) error {
@@ -69,8 +89,27 @@ func checkContrib(r Route) error {
 		return errors.New("interceptors and catchers do not apply to a Contrib route: its handler reads and writes the connection itself")
 	case r.limits.rateSet || r.limits.idleSet || r.limits.msgTimeoutSet:
 		return errors.New("WithMessageRate, WithIdleTimeout and WithMessageTimeout do not apply to a Contrib route: its handler reads the connection itself")
+	case r.compression != nil && *r.compression:
+		return errors.New("WithCompression(true) does not apply to a Contrib route: the library bounds a compressed message only on the wire, so a small frame could inflate without limit")
 	}
 	return nil
+}
+
+// ContribContextKey is the contrib Locals key under which a Contrib
+// route's handler finds the connection's context; ContribContext reads it.
+const ContribContextKey = "fiberws.context"
+
+// ContribContext returns the context of a Contrib route's connection: it
+// carries the upgrade request's user-context values and is cancelled when
+// the connection closes (the client left, Close, shutdown). Use it in a
+// handler that also waits on channels, to stop when the connection ends.
+// On a connection that is not a Contrib route's, it is
+// context.Background().
+func ContribContext(c *contribws.Conn) context.Context {
+	if ctx, ok := c.Locals(ContribContextKey).(context.Context); ok {
+		return ctx
+	}
+	return context.Background()
 }
 
 // upgradeContrib upgrades with contrib's own upgrade, which builds the
@@ -78,32 +117,39 @@ func checkContrib(r Route) error {
 // and locals copied from the request), and serves it.
 func (mr *mountedRoute) upgradeContrib(c *fiber.Ctx, req *requestData) error {
 	u := mr.upgrader
-	upgrade := contribws.New(func(cc *contribws.Conn) { mr.serveContrib(cc, req) }, contribws.Config{
-		HandshakeTimeout:  u.HandshakeTimeout,
-		Subprotocols:      u.Subprotocols,
-		Origins:           []string{"*"}, // checked before, by the origin middleware
-		ReadBufferSize:    u.ReadBufferSize,
-		WriteBufferSize:   u.WriteBufferSize,
-		EnableCompression: u.EnableCompression,
+	ctx, cancel := sessionContext(req)
+	c.Locals(ContribContextKey, ctx) // contrib copies the locals into its Conn
+	upgrade := contribws.New(func(cc *contribws.Conn) {
+		mr.serveContrib(cc, req, ctx, cancel)
+	}, contribws.Config{
+		HandshakeTimeout: u.HandshakeTimeout,
+		Subprotocols:     u.Subprotocols,
+		Origins:          []string{"*"}, // checked before, by the origin middleware
+		ReadBufferSize:   u.ReadBufferSize,
+		WriteBufferSize:  u.WriteBufferSize,
 		// serveContrib recovers the handler's panics itself; contrib's
 		// default would write the panic's text to the client.
 		RecoverHandler: func(*contribws.Conn) {},
 	})
 	if err := upgrade(c); err != nil {
-		// The upgrader has set the handshake error response. The connection
-		// stays an HTTP keep-alive one: lift the handshake deadline.
+		// The upgrader has set the handshake error response; the handler
+		// never runs. The connection stays an HTTP keep-alive one: lift
+		// the handshake deadline.
+		cancel()
 		_ = c.Context().Conn().SetWriteDeadline(time.Time{})
 	}
 	return nil
 }
 
 // serveContrib runs a Contrib route's connection: the handler owns
-// reading; fiberws tracks the connection, answers pings, sends keep-alive
-// pings and close frames (WriteControl, which is safe beside the
-// handler's writes), and winds it down once the handler has returned.
-func (mr *mountedRoute) serveContrib(cc *contribws.Conn, req *requestData) {
-	s := mr.newSession(cc.Conn, req)
+// reading and writing; fiberws tracks the connection, answers pings,
+// sends keep-alive pings and close frames (WriteControl, which is safe
+// beside the handler's writes), records the client's close, and winds the
+// connection down once the handler has returned.
+func (mr *mountedRoute) serveContrib(cc *contribws.Conn, req *requestData, ctx context.Context, cancel context.CancelFunc) {
+	s := mr.newSession(cc.Conn, req, ctx, cancel)
 	mr.open(s)
+	s.recordPeerClose()
 	if s.state.Load() == stateOpen {
 		s.runContrib(cc)
 	}
@@ -111,11 +157,32 @@ func (mr *mountedRoute) serveContrib(cc *contribws.Conn, req *requestData) {
 	s.finish()
 }
 
-// endContrib closes a Contrib connection whose handler has returned, with
-// 1000 if nothing closed it yet, and reads (discarding) until the client's
-// answer or the close timeout, to learn how it ended: a close frame the
-// handler sent itself, or the library did (1009 over the read limit, 1002
-// for a protocol error), shows in what the read returns.
+// recordPeerClose records the close code the client sends, as the
+// handler's reads see it, and answers it as the library would.
+func (s *Session) recordPeerClose() {
+	s.ws.SetCloseHandler(func(code int, text string) error {
+		s.markClosing(code, text, hooks.ByClient, nil)
+		msg := websocket.FormatCloseMessage(code, "")
+		if code == websocket.CloseNoStatusReceived {
+			msg = websocket.FormatCloseMessage(CloseNormalClosure, "")
+		}
+		_ = s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.route.srv.cfg.WriteTimeout))
+		return nil
+	})
+}
+
+// contribLinger is how long a Contrib connection whose handler returned
+// while it was still open waits, after its close frame, before TCP is
+// dropped: the frame gets out, and the client's answer is not read (a
+// goroutine of the handler may still be reading, and two readers must
+// never meet).
+const contribLinger = 100 * time.Millisecond
+
+// endContrib winds down a Contrib connection whose handler has returned.
+// It never reads: the handler's reads ended or a goroutine it left may
+// still be reading. A connection still open gets 1000; one whose close
+// frame went out already (the handler's own, or the library's 1009 or
+// 1002) is recorded as 1005, its code unknown here.
 func (s *Session) endContrib() {
 	if _, ok := s.lockSocket(); ok {
 		if s.state.Load() == stateOpen {
@@ -124,18 +191,14 @@ func (s *Session) endContrib() {
 			case err == nil:
 				s.markClosing(CloseNormalClosure, "", hooks.ByServer, nil)
 			case errors.Is(err, websocket.ErrCloseSent):
-				// A close frame went out already; the read below says why.
+				s.markClosing(CloseNoStatusReceived, "", hooks.ByServer, nil)
 			default:
 				s.abort(err)
 			}
-		}
-		s.writeMu.Unlock()
-	}
-	_ = s.ws.SetReadDeadline(time.Now().Add(s.route.srv.cfg.CloseTimeout))
-	for {
-		if _, _, err := s.ws.NextReader(); err != nil {
-			s.readFailed(err)
-			break
+			s.writeMu.Unlock()
+			time.Sleep(contribLinger)
+		} else {
+			s.writeMu.Unlock()
 		}
 	}
 	s.stopReading()
@@ -171,8 +234,11 @@ func (s *Session) runContrib(cc *contribws.Conn) {
 // connection (fiberws's reader owns reading), nor close it (use Close);
 // keep it short, since every other write waits. Raw returns f's error,
 // or ErrClosed without calling f once the connection is closing. On a
-// Contrib route the handler owns the connection and Raw is not needed.
+// Contrib route the handler owns the connection: Raw refuses it.
 func (s *Session) Raw(f func(*websocket.Conn) error) error {
+	if s.contrib {
+		return errContribWrites
+	}
 	if _, ok := s.lockSocket(); !ok {
 		return ErrClosed
 	}

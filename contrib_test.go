@@ -2,6 +2,7 @@ package fiberws_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -75,13 +76,14 @@ func TestContribRouteGetsTheLifecycle(t *testing.T) {
 		t.Fatalf("summary %+v", s)
 	}
 
-	// Over the read limit: the library's 1009, and the summary says so.
+	// Over the read limit: the library's 1009 (it carries no reason); the
+	// summary cannot tell which close went out (1005).
 	big := srv.Dial(t, "/rooms/lobby?who=bob")
 	big.SendText(strings.Repeat("x", 2000))
 	if code, _ := big.ExpectClose(); code != fiberws.CloseMessageTooBig {
 		t.Fatalf("over the read limit: %d, want 1009", code)
 	}
-	if s := obs.next(t); s.CloseCode != fiberws.CloseMessageTooBig {
+	if s := obs.next(t); s.CloseCode != fiberws.CloseNoStatusReceived || s.ClosedBy != hooks.ByServer {
 		t.Fatalf("summary after 1009: %+v", s)
 	}
 
@@ -161,6 +163,7 @@ func TestContribRefusesPerMessageOptions(t *testing.T) {
 		"WithMessageTimeout": fiberws.WithMessageTimeout(time.Second),
 		"WithInterceptors":   fiberws.WithInterceptors(nil),
 		"OnOpen":             fiberws.OnOpen(func(context.Context, *fiberws.Conn[string]) error { return nil }),
+		"WithCompression":    fiberws.WithCompression(true),
 	} {
 		err := fiberws.New().Register(newApp(), ctrl{routes: []fiberws.Route{fiberws.Contrib("/c", contribEcho, opt)}})
 		if err == nil || !strings.Contains(err.Error(), "Contrib route") {
@@ -221,5 +224,62 @@ func TestRawWritesDoNotInterleave(t *testing.T) {
 	}
 	wg.Wait()
 	c.Close(fiberws.CloseNormalClosure, "")
+	h.waitIdle(t)
+}
+
+// TestContribConnIsTheHandlers: fiberws writes no data on a Contrib
+// connection (its handler writes without fiberws's lock): Broadcast leaves
+// it out, Raw refuses it; its context ends when it closes; and a Server
+// with compression on does not negotiate it for a Contrib route.
+func TestContribConnIsTheHandlers(t *testing.T) {
+	ended := make(chan error, 1)
+	opened := make(chan uint64, 1)
+	c := openCtrl{opened: opened, ctrl: ctrl{routes: []fiberws.Route{
+		fiberws.Contrib("/c", func(c *contribws.Conn) {
+			go func() { // a reader the handler leaves behind
+				for {
+					if _, _, err := c.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}()
+			<-fiberws.ContribContext(c).Done()
+			ended <- fiberws.ContribContext(c).Err()
+		}),
+	}}}
+	h := start(t, fiberws.Config{EnableCompression: true}, c)
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: fiberwstest.Timeout}
+	conn, resp, err := d.Dial(h.URL("/c"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+		t.Fatalf("a Contrib route negotiated %q", ext)
+	}
+	id := recv(t, opened, "OnOpen")
+	s, ok := h.ws.Session(id)
+	if !ok {
+		t.Fatal("Session not found")
+	}
+	if err := s.Raw(func(*websocket.Conn) error { return nil }); err == nil {
+		t.Fatal("Raw on a Contrib connection ran")
+	}
+	p, _ := fiberws.Prepare("x")
+	if n, err := h.ws.Broadcast(context.Background(), "/c", p); err != nil || n != 0 {
+		t.Fatalf("Broadcast reached %d Contrib connections (%v)", n, err)
+	}
+	if err := s.Close(4000, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, ended, "the handler's context"); err == nil {
+		t.Fatal("the context ended without an error")
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	_, _, err = conn.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4000 {
+		t.Fatalf("client got %v, want close 4000", err)
+	}
 	h.waitIdle(t)
 }

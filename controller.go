@@ -88,7 +88,7 @@ func (srv *Server) Register(router fiber.Router, controllers ...Controller) erro
 	if g, ok := router.(*fiber.Group); ok {
 		base = normalizePrefix(g.Prefix)
 	}
-	mounts, err := srv.plan(base, controllers)
+	mounts, err := srv.plan(base, controllers, true)
 	if err != nil {
 		return err
 	}
@@ -147,11 +147,16 @@ func appOf(r fiber.Router) *fiber.App {
 // with c.Next(). Paths are checked for duplicates among these controllers
 // only. The app's shutdown shuts this Server down, as with Register.
 func (srv *Server) Handler(controllers ...Controller) (fiber.Handler, error) {
-	mounts, err := srv.plan("", controllers)
+	mounts, err := srv.plan("", controllers, false)
 	if err != nil {
 		return nil, err
 	}
 	srv.fitPartialBudget(mounts)
+	srv.mu.Lock()
+	for _, m := range mounts {
+		srv.usePatterns = append(srv.usePatterns, m.prefix+m.route.path)
+	}
+	srv.mu.Unlock()
 	return (&useHandler{srv: srv, mounts: mounts}).serve, nil
 }
 
@@ -203,8 +208,11 @@ func (u *useHandler) build(key useKey) fasthttp.RequestHandler {
 }
 
 // plan checks every route of every controller and builds their mounted
-// form; nothing is registered unless all are valid.
-func (srv *Server) plan(base string, controllers []Controller) ([]*mountedRoute, error) {
+// form; nothing is registered unless all are valid. Full paths are checked
+// for duplicates among controllers, and, when shared, against (and added
+// to) the paths the Server mounted with Register; a Handler's are only
+// known where it is used.
+func (srv *Server) plan(base string, controllers []Controller, shared bool) ([]*mountedRoute, error) {
 	var errs []error
 	var mounts []*mountedRoute
 	srv.mu.Lock()
@@ -227,7 +235,7 @@ func (srv *Server) plan(base string, controllers []Controller) ([]*mountedRoute,
 				continue
 			}
 			owner, dup := seen[full]
-			if !dup {
+			if !dup && shared {
 				owner, dup = srv.paths[full]
 			}
 			if dup {
@@ -242,8 +250,10 @@ func (srv *Server) plan(base string, controllers []Controller) ([]*mountedRoute,
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	for full, owner := range seen {
-		srv.paths[full] = owner
+	if shared {
+		for full, owner := range seen {
+			srv.paths[full] = owner
+		}
 	}
 	return mounts, nil
 }
@@ -270,6 +280,16 @@ var lifecycleMethods = []struct {
 func checkLifecycleMethods(ctrl Controller) []error {
 	var errs []error
 	t := reflect.TypeOf(ctrl)
+	if t.Kind() != reflect.Pointer {
+		// A method of *T that T lacks is not called on a T registered by
+		// value: the route would run without it.
+		pt := reflect.PointerTo(t)
+		for _, lm := range lifecycleMethods {
+			if pt.Implements(lm.iface) && !t.Implements(lm.iface) {
+				errs = append(errs, fmt.Errorf("method %s has a pointer receiver, so %s, registered by value, does not have it: register &%s{…}", lm.name, t, t.Name()))
+			}
+		}
+	}
 	stem := func(s string) string {
 		s = strings.ToLower(s)
 		for _, suffix := range []string{"es", "s"} {

@@ -30,6 +30,11 @@ func TestPackageRegisterOnGroupShutsDown(t *testing.T) {
 	if err := fiberws.Register(app.Group("/other"), ctrl{prefix: "/b", routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}); err != nil {
 		t.Fatal(err)
 	}
+	// One Server for the app: the same path through two package-level
+	// Register calls is a duplicate.
+	if err := fiberws.Register(app.Group("/api"), ctrl{prefix: "/a", routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}); err == nil || !strings.Contains(err.Error(), "duplicate path /api/a/ws") {
+		t.Fatalf("a second Register of /api/a/ws: %v, want a duplicate", err)
+	}
 	srv := fiberwstest.Serve(t, app)
 	a, b := srv.Dial(t, "/api/a/ws"), srv.Dial(t, "/other/b/ws")
 	if err := srv.Shutdown(5 * time.Second); err != nil {
@@ -57,6 +62,11 @@ func TestDuplicatesCountTheGroupPrefix(t *testing.T) {
 	err := ws.Register(app.Group("/v1"), c)
 	if err == nil || !strings.Contains(err.Error(), "duplicate path /v1/chat/ws") {
 		t.Fatalf("twice on /v1: %v, want a duplicate of /v1/chat/ws", err)
+	}
+	// A Handler's paths are only known where it is used: the same
+	// controller as a Handler is no duplicate of the registered ones.
+	if _, err := ws.Handler(c); err != nil {
+		t.Fatalf("the same controller as a Handler: %v", err)
 	}
 	srv := fiberwstest.Serve(t, app)
 	for _, p := range []string{"/v1/chat/ws", "/v2/chat/ws"} {
@@ -149,11 +159,46 @@ func TestMiddlewareThatAnswersIsReported(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "without calling c.Next()") {
 		t.Fatalf("no warning logged:\n%s", h.logs)
 	}
+	// Said once per route: a client repeating the request cannot flood
+	// the log.
+	for range 3 {
+		if _, _, err := h.TryDial("/ws"); err == nil {
+			t.Fatal("upgraded")
+		}
+		obs.next(t)
+	}
+	if n := strings.Count(h.logs.String(), "level=WARN msg=\"fiberws: a middleware answered"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, h.logs)
+	}
+}
+
+// TestMiddlewareThatRejectsIsARejection: a middleware that answers with an
+// error status itself (Fiber's basicauth does: c.SendStatus(401)) rejects
+// the request like a guard, without a warning.
+func TestMiddlewareThatRejectsIsARejection(t *testing.T) {
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}},
+		fiberws.WebSocket("/ws", echo, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
+			return c.SendStatus(fiber.StatusUnauthorized)
+		})))
+	if _, resp, err := h.TryDial("/ws"); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("dial: %v, want 401", err)
+	}
+	if s := obs.next(t); s.Err != nil || s.Status != http.StatusUnauthorized || s.ClosedBy != hooks.Rejected {
+		t.Fatalf("summary %+v, want a 401 rejection without error", s)
+	}
+	if strings.Contains(h.logs.String(), "without calling c.Next()") {
+		t.Fatalf("a rejection was reported as a missing c.Next():\n%s", h.logs)
+	}
 }
 
 type misspelledCtrl struct{ ctrl }
 
 func (misspelledCtrl) Guard() []fiberws.Guard { return nil } // meant Guards
+
+type pointerGuardsCtrl struct{ ctrl }
+
+func (*pointerGuardsCtrl) Guards() []fiberws.Guard { return nil } // a value of the type does not have it
 
 type wrongSignatureCtrl struct{ ctrl }
 
@@ -170,11 +215,15 @@ func TestMisspelledLifecycleMethodIsAnError(t *testing.T) {
 	}{
 		{misspelledCtrl{ctrl{routes: route}}, "method Guard is not a lifecycle method: did you mean Guards() []fiberws.Guard?"},
 		{wrongSignatureCtrl{ctrl{routes: route}}, "method Catchers has the wrong signature"},
+		{pointerGuardsCtrl{ctrl{routes: route}}, "method Guards has a pointer receiver"},
 	} {
 		err := fiberws.New().Register(newApp(), tc.c)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%T: %v, want %q", tc.c, err, tc.want)
 		}
+	}
+	if err := fiberws.New().Register(newApp(), &pointerGuardsCtrl{ctrl{routes: route}}); err != nil {
+		t.Errorf("the pointer, which has Guards: %v", err)
 	}
 }
 
@@ -193,8 +242,13 @@ func TestContextKeepsTheRequestsValues(t *testing.T) {
 		got <- v
 		return msg, nil
 	}, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
-		c.SetUserContext(context.WithValue(c.UserContext(), ctxKey{}, "trace-42"))
-		return c.Next()
+		// A request context that ends with the request, as a tracing or
+		// timeout middleware's does: the connection keeps its values only.
+		ctx, cancel := context.WithCancel(context.WithValue(c.UserContext(), ctxKey{}, "trace-42"))
+		c.SetUserContext(ctx)
+		err := c.Next()
+		cancel()
+		return err
 	})))
 	c := h.Dial(t, "/ws")
 	time.Sleep(50 * time.Millisecond) // the upgrade request is long over

@@ -285,6 +285,14 @@ func (s *Session) idleExpired() bool {
 
 var errMessageTooBig = errors.New("fiberws: message exceeds the read limit")
 
+// backstopLimit is the library's read limit on a typed route, above the
+// route's own: readMessage closes a message over the read limit with 1009
+// "message too big" and the close handshake discards the rest of it; the
+// library stops a message that goes on past twice the limit at once (its
+// 1009 has no reason, and TCP is dropped), so that a client cannot keep
+// the server reading an endless message after the close.
+func backstopLimit(readLimit int64) int64 { return 2*readLimit + 64<<10 }
+
 // readMessage reads one message into buf, bounded by the route's read
 // limit here rather than by the library: the library's 1009 carries no
 // reason, and it counts the bytes on the wire, where a permessage-deflate
@@ -292,11 +300,8 @@ var errMessageTooBig = errors.New("fiberws: message exceeds the read limit")
 // partial-message budget (partial.go).
 func (s *Session) readMessage(buf *msgBuf, r io.Reader) error {
 	s.lim.read = io.LimitedReader{R: r, N: s.route.readLimit + 1}
-	err := buf.readFrom(&s.lim.read, s.growMessage)
+	err := buf.readFrom(&s.lim.read, s.route.readLimit, s.growMessage)
 	s.lim.read.R = nil
-	if err == nil && s.lim.read.N <= 0 {
-		return errMessageTooBig
-	}
 	return err
 }
 
@@ -311,6 +316,8 @@ func (s *Session) rejectMessage(err error) bool {
 	case err == errPartialBudget:
 		_ = s.closeWith(CloseTryAgainLater, ReasonServerBusy, hooks.ByServer, err)
 	case err == errMessageTooBig:
+		// The reader then discards the rest of the message until the
+		// client's answer, bounded by the library's backstop (newSession).
 		_ = s.closeWith(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
 	case s.route.upgrader.EnableCompression && errors.As(err, &corrupt):
 		_ = s.closeWith(CloseInvalidPayload, "invalid compressed data", hooks.ByServer, err)

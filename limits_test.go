@@ -407,3 +407,39 @@ func TestFileLimitWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestReadLimitBackstop: a message a little over the read limit closes
+// with 1009 "message too big" after the close handshake; one far over it
+// (past the library's backstop, twice the limit) is cut off at once,
+// without the server reading the rest of it.
+func TestReadLimitBackstop(t *testing.T) {
+	const limit = 1 << 10
+	srv, _ := relServe(t, fiberws.Config{}, fiberws.WebSocket("/small", mirror, fiberws.WithReadLimit(limit)))
+	c := srv.Dial(t, "/small")
+	c.SendText(strings.Repeat("a", limit+limit/2))
+	if code, reason := c.ExpectClose(); code != websocket.CloseMessageTooBig || reason != "message too big" {
+		t.Fatalf("a little over: %d %q", code, reason)
+	}
+	// One frame that says it holds 1 GiB, of which a client that never
+	// reads sends what it can: the server must not take it all in.
+	big := srv.Dial(t, "/small")
+	raw := big.Conn().NetConn()
+	header := []byte{0x81, 0xff, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0} // FIN text, mask, 64-bit length 2^30, zero mask key
+	began := time.Now()
+	if _, err := raw.Write(header); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	chunk := make([]byte, 64<<10)
+	_ = raw.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	for sent < 1<<30 {
+		n, err := raw.Write(chunk)
+		sent += n
+		if err != nil {
+			break
+		}
+	}
+	if time.Since(began) > 1500*time.Millisecond || sent > 64<<20 {
+		t.Fatalf("the server took %d bytes of an oversized frame over %v", sent, time.Since(began))
+	}
+}

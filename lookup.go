@@ -3,6 +3,8 @@ package fiberws
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -52,7 +54,7 @@ const broadcastBudget = time.Millisecond
 // Broadcast sends p to every open connection of one route, given by its
 // full path pattern as registered ("/api/feed/ws", Session.Route), without
 // a room: a feed every client of the route gets, a notice before a
-// deploy. Receive-only routes receive nothing. The writes go out one
+// deploy. Receive-only and Contrib routes receive nothing. The writes go out one
 // after the other on as few goroutines as they can, so a slow client
 // delays the others by about a millisecond, not its WriteTimeout (a
 // client that does not take the frame within it is dropped, as for any
@@ -63,10 +65,10 @@ const broadcastBudget = time.Millisecond
 // package: it queues per connection and pushes back on fast publishers.
 func (srv *Server) Broadcast(ctx context.Context, route string, p *PreparedMessage) (int, error) {
 	srv.mu.Lock()
-	known := srv.patterns[route]
+	known := srv.patterns[route] || slices.ContainsFunc(srv.usePatterns, func(p string) bool { return strings.HasSuffix(route, p) })
 	var targets []*Session
 	for _, s := range srv.conns {
-		if s.req.pattern == route && s.route.route.mode != ModeReceiveOnly && !s.Closed() {
+		if s.req.pattern == route && s.route.route.mode != ModeReceiveOnly && !s.contrib && !s.Closed() {
 			targets = append(targets, s)
 		}
 	}

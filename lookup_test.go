@@ -126,6 +126,10 @@ func TestServerBroadcastToARoute(t *testing.T) {
 	other.ExpectSilence(100 * time.Millisecond)
 	in.ExpectSilence(100 * time.Millisecond)
 
+	// Known before its first request, though its routes are mounted then.
+	if n, err := ws.Broadcast(ctx, "/v2/used/ws", p); err != nil || n != 0 {
+		t.Fatalf("Broadcast to the Use-mounted route before any request: %d, %v", n, err)
+	}
 	used := srv.Dial(t, "/v2/used/ws")
 	fiberwstest.Eventually(t, func() bool { return ws.Connections() == 6 }, "connections: %d", fiberwstest.Later(func() any { return ws.Connections() }))
 	if n, err := ws.Broadcast(ctx, "/v2/used/ws", p); err != nil || n != 1 {

@@ -3,8 +3,10 @@ package fiberws
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -36,6 +38,9 @@ type mountedRoute struct {
 	// closes the route's OnClose and the controller's.
 	opens  []openHook
 	closes []func(*Session, CloseInfo)
+	// warnedNotUpgraded is set once the Warn of a middleware that answered
+	// without c.Next() was logged for this route.
+	warnedNotUpgraded atomic.Bool
 }
 
 func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute {
@@ -141,13 +146,20 @@ func (mr *mountedRoute) entry(c *fiber.Ctx) error {
 		status = fe.Code
 	case err != nil:
 		status = fiber.StatusInternalServerError
-	case c.Locals(localUpgrade) == nil:
+	case c.Locals(localUpgrade) == nil && status < 400:
 		// Nobody rejected it, yet it never reached the upgrade: a
-		// middleware wrote a response and returned without c.Next().
-		mr.srv.logger().Warn("fiberws: a middleware answered a WebSocket request without calling c.Next(); the client gets no upgrade",
+		// middleware wrote a success and returned without c.Next(). Said
+		// once per route (a client can repeat the request at will).
+		level := slog.LevelDebug
+		if mr.warnedNotUpgraded.CompareAndSwap(false, true) {
+			level = slog.LevelWarn
+		}
+		mr.srv.logger().Log(context.Background(), level, "fiberws: a middleware answered a WebSocket request without calling c.Next(); the client gets no upgrade",
 			"route", c.Route().Path, "status", status)
 		summaryErr = ErrNotUpgraded
 	}
+	// A middleware that rejects by writing a 4xx or 5xx itself (Fiber's
+	// basicauth, limiter) is a rejection like a guard's.
 	if len(mr.observers) > 0 {
 		mr.observeSummary(hooks.Summary{
 			Route: c.Route().Path, Path: c.Path(), Params: paramMap(c), IP: c.IP(),

@@ -29,11 +29,15 @@ func putMsgBuf(m *msgBuf) {
 }
 
 // readFrom reads r to EOF into the buffer, growing it as needed with grow
-// (which may refuse: its error ends the read). Unlike bytebufferpool's,
+// (which may refuse: its error ends the read), and stops with
+// errMessageTooBig once it holds more than limit bytes. Unlike bytebufferpool's,
 // whose size calibration drops a buffer that had to grow past its class
 // (every 64-byte message did), buffers here stay pooled.
-func (m *msgBuf) readFrom(r io.Reader, grow func(m *msgBuf) error) error {
+func (m *msgBuf) readFrom(r io.Reader, limit int64, grow func(m *msgBuf) error) error {
 	for {
+		if int64(len(m.b)) > limit {
+			return errMessageTooBig // before growing for bytes it will not keep
+		}
 		if len(m.b) == cap(m.b) {
 			if err := grow(m); err != nil {
 				return err

@@ -50,6 +50,9 @@ func (mr *mountedRoute) newUpgrader() *websocket.FastHTTPUpgrader {
 	if r.compression != nil {
 		u.EnableCompression = *r.compression
 	}
+	if r.contrib != nil {
+		u.EnableCompression = false // see Contrib
+	}
 	return u
 }
 

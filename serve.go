@@ -47,7 +47,8 @@ const (
 // connection is fully wound down: socket closed, handler returned,
 // cleanups run, observers told.
 func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
-	s := mr.newSession(ws, req)
+	ctx, cancel := sessionContext(req)
+	s := mr.newSession(ws, req, ctx, cancel)
 	// Bound before open tracks it: Server.Session hands the connection out
 	// from then on, and ConnOf reads its handler.
 	s.handler = mr.route.bind(s)
@@ -74,11 +75,15 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	s.finish()
 }
 
+// sessionContext is a connection's context: the upgrade request's values
+// (tracing, request IDs), without its cancellation (fasthttp is done with
+// the request, not the connection), cancelled when the connection closes.
+func sessionContext(req *requestData) (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.WithoutCancel(req.userCtx))
+}
+
 // newSession is the Session of a connection just upgraded.
-func (mr *mountedRoute) newSession(ws *websocket.Conn, req *requestData) *Session {
-	// The upgrade request's values (tracing, request IDs), without its
-	// cancellation: fasthttp is done with the request, not the connection.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(req.userCtx))
+func (mr *mountedRoute) newSession(ws *websocket.Conn, req *requestData, ctx context.Context, cancel context.CancelFunc) *Session {
 	s := &Session{
 		id:       sessionIDs.Add(1),
 		route:    mr,
@@ -92,11 +97,17 @@ func (mr *mountedRoute) newSession(ws *websocket.Conn, req *requestData) *Sessio
 		// send-only worker: an idle connection needs none of them.
 	}
 	if mr.route.contrib != nil {
-		// Its handler reads: the library enforces the read limit (1009).
+		// Its handler reads: the library enforces the read limit (1009,
+		// without a reason), on the bytes on the wire (Contrib routes do
+		// not negotiate compression).
+		s.contrib = true
 		ws.SetReadLimit(mr.readLimit)
 	}
-	// Otherwise readMessage does, with a reason; the library's limit stays
-	// off (zero).
+	// Otherwise readMessage does, with a reason; the library's limit is
+	// only the backstop.
+	if mr.route.contrib == nil {
+		ws.SetReadLimit(backstopLimit(mr.readLimit))
+	}
 	bindUnacked(s.tcp, mr.srv.cfg.WriteTimeout)
 	return s
 }
@@ -292,8 +303,9 @@ func (s *Session) readFailed(err error) {
 	case errors.As(err, &ce):
 		s.markClosing(ce.Code, ce.Text, hooks.ByClient, nil)
 	case errors.Is(err, websocket.ErrReadLimit):
-		// The library already sent 1009 to the client.
-		s.markClosing(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)
+		// The library already sent 1009, without a reason, to the client
+		// (past the backstop, or on a Contrib route).
+		s.markClosing(CloseMessageTooBig, "", hooks.ByServer, nil)
 	case isProtocolError(err):
 		// The library already sent 1002 with this reason to the client.
 		s.markClosing(CloseProtocolError, strings.TrimPrefix(err.Error(), "websocket: "), hooks.ByServer, err)

@@ -21,10 +21,12 @@ type Server struct {
 	mu    sync.Mutex
 	paths map[string]string // full path -> controller that owns it
 	// patterns are the full route patterns mounted, as Session.Route
-	// reports them (Handler mounts add theirs at first use).
-	patterns map[string]bool
-	conns    map[uint64]*Session // by Session.ID
-	shutdown bool
+	// reports them (Handler mounts add theirs at first use); usePatterns
+	// the patterns of Handler mounts below where they are used.
+	patterns    map[string]bool
+	usePatterns []string
+	conns       map[uint64]*Session // by Session.ID
+	shutdown    bool
 	// drained, while a Shutdown waits, is closed when the last tracked
 	// connection has wound down (a channel, not a WaitGroup: connections
 	// may still arrive while Shutdown waits).

@@ -21,13 +21,16 @@ import (
 // All methods are safe for concurrent use and keep working (reading the
 // request data, returning ErrClosed from Close) after the connection ended.
 type Session struct {
-	id     uint64
-	route  *mountedRoute
-	req    *requestData
-	ws     *websocket.Conn
-	tcp    net.Conn // the socket under ws (socketOf)
-	ctx    context.Context
-	cancel context.CancelFunc
+	id    uint64
+	route *mountedRoute
+	req   *requestData
+	ws    *websocket.Conn
+	tcp   net.Conn // the socket under ws (socketOf)
+	// contrib marks a Contrib route's connection: its handler writes the
+	// socket itself, so fiberws writes no data frames on it.
+	contrib bool
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	// writeMu serializes every write fiberws makes (replies, Send, pings,
 	// close frames); released (under writeMu) bars them once the reader

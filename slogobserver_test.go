@@ -49,13 +49,17 @@ func TestSlogObserverLevels(t *testing.T) {
 			}
 			return msg, nil
 		}, fiberws.WithReadLimit(64), fiberws.WithGuards(fiberws.GuardFunc(func(c *fiber.Ctx) error {
-			if c.Query("token") == "" {
+			switch c.Query("token") {
+			case "":
 				return fiber.ErrUnauthorized
+			case "down":
+				return fiber.ErrServiceUnavailable
 			}
 			return nil
 		}))))
 	want := []struct{ level, attr string }{
 		{"INFO", "status=401"},
+		{"WARN", "status=503"},
 		{"INFO", "status=426"},
 		{"INFO", "close_code=4000"},
 		{"INFO", "close_code=1009"},
@@ -63,6 +67,9 @@ func TestSlogObserverLevels(t *testing.T) {
 	}
 	if _, resp, _ := h.TryDial("/ws"); resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no token: %v", resp)
+	}
+	if _, resp, _ := h.TryDial("/ws?token=down"); resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("token down: %v", resp)
 	}
 	resp, err := http.Get(h.HTTPURL("/ws?token=x")) // a plain GET: 426
 	if err != nil {

@@ -45,6 +45,9 @@ func (s *Session) callPost(in Interceptor, m *Message) (err error) {
 // records the close as 1008 "slow consumer": a receiver that takes no
 // frame for the write timeout does not keep up with its fan-out.
 func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessage, fanout bool) error {
+	if s.contrib {
+		return errContribWrites
+	}
 	asked, ok := s.lockSocket()
 	if !ok {
 		return ErrClosed

@@ -30,7 +30,13 @@ type benchPayload struct {
 var (
 	benchText = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") // 64 B
 	benchJSON = []byte(`{"id":42,"user":"bench","text":"xxxxxxxxxxxxxxxx","ts":1700000000000}`)
+	// benchEvent is benchJSON as an event's data, with a request id.
+	benchEvent = []byte(`{"event":"echo","data":{"id":42,"user":"bench","text":"xxxxxxxxxxxxxxxx","ts":1700000000000},"id":7}`)
 )
+
+func echoEvent(_ context.Context, _ *EventConn, msg benchPayload) (benchPayload, error) {
+	return msg, nil
+}
 
 // Sinks keep the compiler from optimizing benchmarked results away.
 var (
@@ -159,6 +165,8 @@ func BenchmarkDispatch(b *testing.B) {
 		{"string/3-interceptors", WebSocket("/", echoString, three), benchText},
 		{"json/no-hooks", WebSocket("/", echoJSON), benchJSON},
 		{"json/3-interceptors", WebSocket("/", echoJSON, three), benchJSON},
+		{"event/no-hooks", Events("/", On("echo", echoEvent)), benchEvent},
+		{"event/3-interceptors", Events("/", On("echo", echoEvent), three), benchEvent},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {

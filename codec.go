@@ -87,6 +87,8 @@ func newEncoder[T any]() encoder[T] {
 		}
 	case None:
 		return func(T) (MessageType, []byte, bool, error) { return 0, nil, true, nil }
+	case Event:
+		return any(eventEncoder(JSONEvents)).(encoder[T])
 	}
 	jsonEncode := func(v T) (MessageType, []byte, bool, error) {
 		data, err := json.Marshal(v)

@@ -132,6 +132,12 @@ type Config struct {
 	// app a Server is registered on shuts down, counted from when the app's
 	// shutdown begins (see Server.Shutdown). Default 5s.
 	ShutdownTimeout time.Duration
+	// Validator checks decoded message bodies (see Validator): typed
+	// bodies of ordinary routes only when it is set (a failure is a
+	// *ValidationError for the catchers, by default a 1007 naming the
+	// fields); event routes' data always, with NewValidator's when it is
+	// unset (a failure is an error reply). Default nil.
+	Validator Validator
 	// Logger receives handler errors, panics (with stacks) and hook
 	// failures. Default slog.Default().
 	Logger *slog.Logger

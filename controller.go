@@ -333,6 +333,9 @@ func checkRoute(r Route) error {
 	case r.contrib != nil:
 		return checkContrib(r)
 	}
+	if err := checkEvents(r); err != nil {
+		return err
+	}
 	return checkOpens(r)
 }
 

@@ -35,6 +35,11 @@ type Route struct {
 	compression     *bool
 	// contrib is a Contrib route's handler (contrib.go).
 	contrib func(*contribws.Conn)
+	// An event route's handlers, framing and Ask bound (events.go).
+	isEvents       bool
+	events         []eventSpec
+	eventFormat    EventFormat
+	maxPendingAsks int
 
 	middleware   []fiber.Handler
 	guards       []Guard

@@ -3,6 +3,7 @@ package fiberws
 import (
 	"bytes"
 	"encoding/binary"
+	stdjson "encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -219,6 +220,52 @@ func FuzzValidCloseCode(f *testing.F) {
 		msg := websocket.FormatCloseMessage(code, "r")
 		if back := int(binary.BigEndian.Uint16(msg)); back != code {
 			t.Fatalf("code %d came back as %d", code, back)
+		}
+	})
+}
+
+// FuzzJSONEvents: no frame makes the envelope scanner panic or run long;
+// whatever encoding/json (strict, where go-json skips unknown values
+// loosely) reads as an envelope (an object with a string "event" and an
+// integer "id"), the scanner reads the same; and what it accepts,
+// written back with Append, reads back to the same frame.
+func FuzzJSONEvents(f *testing.F) {
+	for _, s := range []string{
+		`{"event":"add","data":{"a":2,"b":40},"id":1}`,
+		`{"event":"join"}`,
+		` { "id" : 0 , "x" : [1,{"y":"}"}] , "data" : "s\"" , "event" : "a\u00e9" } `,
+		`{"event":"e","data":[[[[]]]]}`,
+		`{"event":1}`, `[]`, `{"event":"e","id":-1}`, `{"event":"e","id":1.5}`, `{"event":"e",}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		got, err := JSONEvents.Parse(frame)
+		var want struct {
+			Event *string            `json:"event"`
+			ID    *uint64            `json:"id"`
+			Data  stdjson.RawMessage `json:"data"`
+		}
+		// encoding/json matches keys without regard to case, and the last of
+		// duplicates wins: compare only frames with one of each key.
+		lower := bytes.ToLower(frame)
+		plain := bytes.Count(lower, []byte(`"event"`)) == 1 && bytes.Count(lower, []byte(`"id"`)) <= 1 &&
+			bytes.Count(frame, []byte(`"event"`)) == 1 && bytes.Count(lower, []byte(`"data"`)) <= 1 && !bytes.Contains(frame, []byte(`\`)) && utf8.Valid(frame)
+		if plain && stdjson.Unmarshal(frame, &want) == nil && want.Event != nil && bytes.HasPrefix(bytes.TrimSpace(frame), []byte("{")) {
+			if err != nil {
+				t.Fatalf("encoding/json reads %q as an envelope, the scanner refuses it: %v", frame, err)
+			}
+			if got.Event != *want.Event || got.HasID != (want.ID != nil) || (want.ID != nil && got.ID != *want.ID) {
+				t.Fatalf("%q: scanner %+v, encoding/json event %q id %v", frame, got, *want.Event, want.ID)
+			}
+		}
+		if err != nil {
+			return
+		}
+		got.Event = strings.Clone(got.Event)
+		again, err := JSONEvents.Parse(JSONEvents.Append(nil, got))
+		if err != nil || again.Event != got.Event || again.ID != got.ID || again.HasID != got.HasID || !bytes.Equal(again.Data, got.Data) {
+			t.Fatalf("%q: round trip %+v -> %+v (%v)", frame, got, again, err)
 		}
 	})
 }

@@ -22,6 +22,11 @@ func (t *twoWay[In, Out]) handle(ctx context.Context, m *Message) error {
 		if in, err = t.dec(m.Data); err != nil {
 			return err
 		}
+		if t.c.route.validator != nil {
+			if err = validateBody(t.c.Session, in); err != nil {
+				return err
+			}
+		}
 	}
 	out, err := t.h(ctx, t.c, in)
 	if err != nil {
@@ -45,6 +50,11 @@ func (t *twoWayStream[In, Out]) handle(ctx context.Context, m *Message) error {
 		if in, err = t.dec(m.Data); err != nil {
 			return err
 		}
+		if t.c.route.validator != nil {
+			if err = validateBody(t.c.Session, in); err != nil {
+				return err
+			}
+		}
 	}
 	seq, err := t.h(ctx, t.c, in)
 	if err != nil || seq == nil {
@@ -67,6 +77,11 @@ func (r *receiveOnly[In]) handle(ctx context.Context, m *Message) error {
 		var err error
 		if in, err = r.dec(m.Data); err != nil {
 			return err
+		}
+		if r.s.route.validator != nil {
+			if err = validateBody(r.s, in); err != nil {
+				return err
+			}
 		}
 	}
 	return r.h(ctx, r.s, in)

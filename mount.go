@@ -38,6 +38,11 @@ type mountedRoute struct {
 	// closes the route's OnClose and the controller's.
 	opens  []openHook
 	closes []func(*Session, CloseInfo)
+	// validator checks the decoded bodies (event data, on event routes);
+	// nil: none. eventValidators is it per event, nil for an event whose
+	// data type it has nothing to check in.
+	validator       Validator
+	eventValidators []Validator
 	// warnedNotUpgraded is set once the Warn of a middleware that answered
 	// without c.Next() was logged for this route.
 	warnedNotUpgraded atomic.Bool
@@ -70,6 +75,13 @@ func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute 
 	mr.post = slices.Clone(mr.pre)
 	slices.Reverse(mr.post)
 	mr.catchers = concat(r.catchers, scope[ControllerCatchers](ctrl, ControllerCatchers.Catchers), cfg.Catchers)
+	mr.validator = validatorFor(cfg, r)
+	if !r.isEvents && r.in != nil {
+		mr.validator = validatorOf(mr.validator, r.in)
+	}
+	for _, sp := range r.events {
+		mr.eventValidators = append(mr.eventValidators, validatorOf(mr.validator, sp.info.Data))
+	}
 	mr.origin = mr.originCheck()
 	mr.upgrader = mr.newUpgrader()
 	if co, ok := ctrl.(ControllerOpen); ok {

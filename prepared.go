@@ -14,14 +14,15 @@ import (
 // connections: what a broadcast uses so that N receivers cost one encode.
 // Make one with Prepare and send it with Conn.SendPrepared.
 type PreparedMessage struct {
-	mt   MessageType
-	data []byte
-	pm   *websocket.PreparedMessage
+	mt    MessageType
+	data  []byte
+	pm    *websocket.PreparedMessage
+	event string // the Event's name, for a prepared Event
 }
 
 // Prepare encodes v as a handler result would be (string: text, []byte:
-// binary, others: JSON text). A nil pointer gives a nil PreparedMessage,
-// which SendPrepared ignores.
+// binary, others: JSON text; an Event framed in JSONEvents). A nil pointer
+// gives a nil PreparedMessage, which SendPrepared ignores.
 func Prepare[T any](v T) (*PreparedMessage, error) {
 	mt, data, skip, err := newEncoder[T]()(v)
 	if err != nil {
@@ -30,7 +31,11 @@ func Prepare[T any](v T) (*PreparedMessage, error) {
 	if skip {
 		return nil, nil
 	}
-	return newPrepared(mt, append([]byte(nil), data...))
+	p, err := newPrepared(mt, append([]byte(nil), data...))
+	if ev, ok := any(v).(Event); ok && p != nil {
+		p.event = ev.Name
+	}
+	return p, err
 }
 
 // Type is Text or Binary.
@@ -81,7 +86,7 @@ func (s *Session) sendPrepared(p *PreparedMessage) error {
 		return nil
 	}
 	if len(s.route.post) > 0 {
-		return s.emit(p.mt, p.data, true)
+		return s.emit(p.mt, p.data, p.event, true)
 	}
 	return s.write(p.mt, p.data, p.pm, true)
 }

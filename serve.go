@@ -179,6 +179,12 @@ func (s *Session) read() bool {
 		}
 		s.msgsIn.Add(1)
 		s.bytesIn.Add(int64(len(buf.b)))
+		if s.asks != nil && s.asks.take(buf.b) {
+			// An answer to an Ask: matched here, not queued behind the
+			// handler that may be waiting for it.
+			putMsgBuf(buf)
+			continue
+		}
 		if s.runner.Load() != runHandOff {
 			handedOff := !s.runInline(Message{Type: MessageType(mt), Data: buf.b})
 			putMsgBuf(buf)
@@ -381,6 +387,9 @@ func (s *Session) work(sendOnly bool) {
 // (which sends the result through the post-interceptors). Errors from any
 // stage go to the catchers. It reports whether everything succeeded.
 func (s *Session) process(h messageHandler, m *Message) bool {
+	if s.events != nil {
+		s.events.peek(m) // the pre-interceptors see the event's name
+	}
 	err := s.runPre(m)
 	if err == nil {
 		err = s.callHandler(h, m)
@@ -441,6 +450,11 @@ func (s *Session) fail(err error) {
 			return
 		}
 	}
+	var ee *EventError
+	if errors.As(err, &ee) && ee.internal() {
+		// Answered "internal error": the details are for the log only.
+		s.logError("event handler failed", err, slog.String("event", ee.Event))
+	}
 	s.apply(defaultOutcome(err), err)
 }
 
@@ -453,11 +467,17 @@ func (s *Session) callCatcher(c Catcher, err error) (out Outcome, handled bool, 
 func defaultOutcome(err error) Outcome {
 	var ce *CloseError
 	var de *DecodeError
+	var ve *ValidationError
+	var ee *EventError
 	switch {
+	case errors.As(err, &ee):
+		return ee.outcome() // checked first: its cause may be any of the others
 	case errors.As(err, &ce):
 		return hooks.CloseWith(ce.Code, ce.Reason)
 	case errors.As(err, &de):
 		return hooks.CloseWith(CloseInvalidPayload, "invalid message payload")
+	case errors.As(err, &ve):
+		return hooks.CloseWith(CloseInvalidPayload, ve.closeReason())
 	}
 	return hooks.CloseWith(CloseInternalError, "internal error")
 }
@@ -560,6 +580,7 @@ func (s *Session) summary() hooks.Summary {
 		MessagesOut: s.msgsOut.Load(),
 		BytesIn:     s.bytesIn.Load(),
 		BytesOut:    s.bytesOut.Load(),
+		Events:      s.eventCounts(),
 		Err:         s.closeErr,
 	}
 }

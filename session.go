@@ -29,8 +29,12 @@ type Session struct {
 	// contrib marks a Contrib route's connection: its handler writes the
 	// socket itself, so fiberws writes no data frames on it.
 	contrib bool
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// events and asks are an event route's dispatcher and waiting Asks
+	// (events.go, ask.go); nil on other routes.
+	events *eventHandler
+	asks   *askTable
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// writeMu serializes every write fiberws makes (replies, Send, pings,
 	// close frames); released (under writeMu) bars them once the reader
@@ -221,6 +225,9 @@ func (s *Session) Fail(err error) {
 type Conn[T any] struct {
 	*Session
 	enc encoder[T]
+	// events is set on an event route's Conn[Event]: Send tells the
+	// post-interceptors each Event's name.
+	events bool
 }
 
 // Send encodes v like a handler result (string: text frame, []byte: binary
@@ -242,7 +249,11 @@ func (c *Conn[T]) Send(v T) error {
 	if skip {
 		return nil
 	}
-	return c.emit(mt, data, false)
+	event := ""
+	if c.events {
+		event = any(v).(Event).Name
+	}
+	return c.emit(mt, data, event, false)
 }
 
 type encodeError struct{ err error }

@@ -11,15 +11,16 @@ import (
 )
 
 // emit runs an outgoing message through the post-interceptors (route,
-// controller, app: reverse scope order) and writes it. fanout marks a
-// prepared message of a fan-out (see write).
-func (s *Session) emit(mt MessageType, data []byte, fanout bool) error {
+// controller, app: reverse scope order) and writes it. event is its event
+// name on an event route; fanout marks a prepared message of a fan-out
+// (see write).
+func (s *Session) emit(mt MessageType, data []byte, event string, fanout bool) error {
 	if s.state.Load() != stateOpen {
 		return ErrClosed
 	}
 	if post := s.route.post; len(post) > 0 {
 		// Interceptors may rewrite Data in place; data may alias a string.
-		m := Message{Type: mt, Data: append([]byte(nil), data...)}
+		m := Message{Type: mt, Data: append([]byte(nil), data...), Event: event}
 		for _, in := range post {
 			if err := s.callPost(in, &m); err != nil {
 				if errors.Is(err, hooks.ErrDrop) {

@@ -37,6 +37,12 @@ type Message struct {
 	// Connect is true for the on-connect trigger, which has no payload:
 	// the handler then runs with the zero body (nil for pointer bodies).
 	Connect bool
+	// Event is the event name of a message of an event route
+	// (fiberws.Events): incoming, the name the frame carries ("" when it
+	// is no event envelope); outgoing, the event sent (an acknowledgement
+	// carries its request's name, an error reply "error"). Like Data, it
+	// is only valid during the call. Other routes leave it empty.
+	Event string
 }
 
 // ErrDrop, returned by an interceptor, silently discards the message: an

@@ -58,6 +58,10 @@ type Summary struct {
 	// MessagesIn/Out count data messages; BytesIn/Out their payload bytes.
 	MessagesIn, MessagesOut int64
 	BytesIn, BytesOut       int64
+	// Events counts, on an event route, the messages handled per event
+	// name (the clients' answers to Ask as "ack"; unknown events are not
+	// counted); nil on other routes.
+	Events map[string]int64
 	// Err is the error that closed the connection, if any (never shown to
 	// the client).
 	Err error

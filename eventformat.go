@@ -1,7 +1,6 @@
 package fiberws
 
 import (
-	"bytes"
 	"errors"
 	"strconv"
 	"unicode/utf8"
@@ -211,24 +210,22 @@ func skipSpace(b []byte, i int) int {
 }
 
 // stringEnd returns the index of the quote that ends the string whose
-// contents start at i (-1 if none), and whether it holds escapes.
+// contents start at i (-1 if none), and whether it holds escapes. A plain
+// loop: event names, keys and the strings of small data are short, where
+// bytes.IndexByte's call costs more than it saves.
 func stringEnd(b []byte, i int) (end int, escaped bool) {
-	start := i
-	for {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return -1, false
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			return i, escaped
+		case '\\':
+			escaped = true
+			i += 2
+			continue
 		}
-		end = i + j
-		n := 0 // backslashes right before the quote
-		for k := end - 1; k >= start && b[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 0 {
-			return end, bytes.IndexByte(b[start:end], '\\') >= 0
-		}
-		i = end + 1
+		i++
 	}
+	return -1, false
 }
 
 // skipValue returns the index right after the JSON value starting at i,
@@ -248,11 +245,11 @@ func skipValue(b []byte, i int) int {
 		for j := i; j < len(b); j++ {
 			switch b[j] {
 			case '"':
-				end, _ := stringEnd(b, j+1)
-				if end < 0 {
-					return -1
+				for j++; j < len(b) && b[j] != '"'; j++ {
+					if b[j] == '\\' {
+						j++
+					}
 				}
-				j = end
 			case '{', '[':
 				depth++
 			case '}', ']':

@@ -127,6 +127,19 @@ func (h *Hub) Members(roomName string) int {
 	return len(r.members)
 }
 
+// InRoom reports whether the connection c is a member of room on this
+// hub: for a handler that lets only members speak in a room.
+func (h *Hub) InRoom(roomName string, c fiberws.Receiver) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.members[c.ID()]
+	if m == nil || m.r != c {
+		return false
+	}
+	_, ok := m.rooms[roomName]
+	return ok
+}
+
 // Conns lists the connections of this hub in room now, ordered by
 // connection ID, each as it joined (a *fiberws.Conn[T]: assert it back
 // for its typed Send): to send one of them something, to list the room's

@@ -195,9 +195,16 @@ func TestConnsListsTheRoom(t *testing.T) {
 	if got := names(); got != "ann,bob" {
 		t.Fatalf("Conns: %s, want ann,bob", got)
 	}
+	bobConn := h.Conns("lobby")[1]
+	if !h.InRoom("lobby", bobConn) || h.InRoom("kitchen", bobConn) {
+		t.Fatal("InRoom does not follow bob's rooms")
+	}
 	if got := h.Conns("nowhere"); len(got) != 0 {
 		t.Fatalf("Conns of an empty room: %v", got)
 	}
 	bob.Close(fiberws.CloseNormalClosure, "")
 	fiberwstest.Eventually(t, func() bool { return names() == "ann" }, "Conns after bob left: %s", fiberwstest.Later(func() any { return names() }))
+	if h.InRoom("lobby", bobConn) {
+		t.Fatal("bob is InRoom after leaving")
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -154,5 +155,44 @@ func TestStuckReadersAreDropped(t *testing.T) {
 	t.Logf("stuck: %s", res)
 	if res.Closed != 20 || res.LastClose > 15*time.Second {
 		t.Fatalf("%d of 20 stuck readers dropped, the last after %v; want all within 15s at a 1s ping (pong timeout 1s, close timeout 2s)", res.Closed, res.LastClose)
+	}
+}
+
+// TestSIGTERMClosesWith1001: the chat program, stopped with SIGTERM,
+// sends its WebSocket clients 1001 before it exits (status 0): main waits
+// for the app's shutdown, which Listener returning does not mean.
+func TestSIGTERMClosesWith1001(t *testing.T) {
+	bin := testproc.Build(t, ".")
+	p := testproc.Start(t, bin, testproc.Options{}, "-addr", "127.0.0.1:0")
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	c, _, err := d.Dial("ws://"+p.Addr+"/ws/lobby?name=probe", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ev Event
+	if err := c.ReadJSON(&ev); err != nil || ev.Type != "welcome" {
+		t.Fatalf("welcome: %+v %v", ev, err)
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		err, exited := p.Stop(15 * time.Second)
+		if !exited {
+			err = fmt.Errorf("still running 15s after SIGTERM")
+		}
+		stopped <- err
+	}()
+	for {
+		if _, _, err = c.ReadMessage(); err != nil {
+			break
+		}
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("on SIGTERM the client got %v, want close 1001", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.Output())
 	}
 }

@@ -61,12 +61,15 @@ func main() {
 	}
 	fmt.Printf("fiberws chat: open %s in a browser (Ctrl+C to stop)\n", pageURL(ln.Addr()))
 
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	shutDown := make(chan struct{})
 	go func() {
-		stop := make(chan os.Signal, 1)
-		signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 		<-stop
-		// Shutting the app down also closes every WebSocket with 1001.
+		// Shutting the app down also closes every WebSocket with 1001 and
+		// waits for them.
 		_ = app.ShutdownWithTimeout(10 * time.Second)
+		close(shutDown)
 	}()
 	// listener.New keeps accepting when a flood of connections takes every
 	// file descriptor for a moment (fasthttp alone would stop serving).
@@ -74,6 +77,9 @@ func main() {
 		opts.logger.Error("serve", "error", err)
 		os.Exit(1)
 	}
+	// Listener returns as soon as the shutdown begins: exiting now would
+	// drop the WebSockets (1006) before their close frames go out.
+	<-shutDown
 	_ = rooms.Close()
 }
 

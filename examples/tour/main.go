@@ -52,10 +52,11 @@ func run(addr string, opts options) error {
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	shutDown := make(chan error, 1)
 	go func() {
 		<-sig
 		opts.logger.Info("shutting down")
-		_ = app.ShutdownWithTimeout(10 * time.Second)
+		shutDown <- app.ShutdownWithTimeout(10 * time.Second)
 	}()
 
 	ln, err := net.Listen("tcp", addr)
@@ -66,5 +67,10 @@ func run(addr string, opts options) error {
 	opts.logger.Info("tour listening", "addr", "ws://"+at, "try", "ws://"+at+"/chat/messages")
 	// listener.New keeps accepting through a moment without file
 	// descriptors, where fasthttp alone would stop serving.
-	return app.Listener(listener.New(ln, listener.Config{Logger: opts.logger}))
+	if err := app.Listener(listener.New(ln, listener.Config{Logger: opts.logger})); err != nil {
+		return err
+	}
+	// Listener returns as soon as the shutdown begins: returning now would
+	// drop the WebSockets (1006) before their close frames go out.
+	return <-shutDown
 }

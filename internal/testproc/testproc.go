@@ -153,6 +153,22 @@ func (p *Proc) Alive() bool {
 	}
 }
 
+// Stop sends the program SIGTERM and waits, at most timeout, for it to
+// exit: it returns the exit error (nil for status 0) and false if the
+// program is still running after timeout (it is then killed when the
+// test ends).
+func (p *Proc) Stop(timeout time.Duration) (exitErr error, exited bool) {
+	if p.Alive() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-p.done:
+		return p.err, true
+	case <-time.After(timeout):
+		return nil, false
+	}
+}
+
 // Output is everything the program printed so far.
 func (p *Proc) Output() string { return p.out.String() }
 

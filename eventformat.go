@@ -1,7 +1,9 @@
 package fiberws
 
 import (
+	"bytes"
 	"errors"
+	"math"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -99,7 +101,7 @@ func (jsonEvents) Parse(frame []byte) (EventFrame, error) {
 			if esc {
 				name = unescape(name)
 			}
-			if !utf8.Valid(name) {
+			if !validName(name) {
 				return f, errNotEvent
 			}
 			f.Event, haveEvent = unsafe.String(unsafe.SliceData(name), len(name)), true
@@ -140,6 +142,64 @@ func (jsonEvents) Parse(frame []byte) (EventFrame, error) {
 		return f, errNotEvent
 	}
 	return f, nil
+}
+
+// parseCommon reads the layouts clients send almost always, compact, in
+// this key order: {"event":"NAME","data":DATA,"id":N}, without data or
+// id, fast: it takes DATA to be whatever lies between "data": and the
+// trailing id (or the closing brace) without looking at it. It reports
+// false for any other frame. Its result is only a guess until DATA
+// decodes as one JSON value: the decoder, which reads DATA anyway, then
+// confirms it (the rest of the frame was read exactly); when it does not,
+// Parse must read the frame again (eventHandler does).
+func parseCommon(frame []byte) (f EventFrame, ok bool) {
+	const head = `{"event":"`
+	if len(frame) < len(head)+2 || string(frame[:len(head)]) != head || frame[len(frame)-1] != '}' {
+		return f, false
+	}
+	i := len(head)
+	for i < len(frame) && frame[i] != '"' {
+		if frame[i] == '\\' || frame[i] < ' ' {
+			return f, false
+		}
+		i++
+	}
+	if i >= len(frame) || !validName(frame[len(head):i]) {
+		return f, false
+	}
+	name := frame[len(head):i]
+	rest := frame[i+1 : len(frame)-1] // between the name's quote and the closing brace
+	const dataKey, idKey = `,"data":`, `,"id":`
+	if idAt := trailingID(rest); idAt >= 0 {
+		id, end, ok := parseUint(rest, idAt+len(idKey))
+		if !ok || end != len(rest) {
+			return f, false
+		}
+		f.ID, f.HasID = id, true
+		rest = rest[:idAt]
+	}
+	switch {
+	case len(rest) == 0:
+	case len(rest) > len(dataKey) && string(rest[:len(dataKey)]) == dataKey:
+		f.Data = rest[len(dataKey):]
+	default:
+		return f, false
+	}
+	f.Event = unsafe.String(unsafe.SliceData(name), len(name))
+	return f, true
+}
+
+// trailingID returns where b ends with ,"id":DIGITS, or -1.
+func trailingID(b []byte) int {
+	j := len(b)
+	for j > 0 && b[j-1] >= '0' && b[j-1] <= '9' {
+		j--
+	}
+	const idKey = `,"id":`
+	if j == len(b) || j < len(idKey) || string(b[j-len(idKey):j]) != idKey {
+		return -1
+	}
+	return j - len(idKey)
 }
 
 // Append writes {"event":NAME,"data":DATA,"id":N}, leaving out data and id
@@ -201,9 +261,9 @@ func unescape(raw []byte) []byte {
 }
 
 // skipSpace returns the index of the first byte at or after i that is
-// not JSON whitespace.
+// not JSON whitespace. Compact JSON has none: one comparison tells.
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i
@@ -245,11 +305,11 @@ func skipValue(b []byte, i int) int {
 		for j := i; j < len(b); j++ {
 			switch b[j] {
 			case '"':
-				for j++; j < len(b) && b[j] != '"'; j++ {
-					if b[j] == '\\' {
-						j++
-					}
+				end := quoteEnd(b, j+1)
+				if end < 0 {
+					return -1
 				}
+				j = end
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -274,19 +334,54 @@ func skipValue(b []byte, i int) int {
 	return -1
 }
 
+// quoteEnd is stringEnd for strings of any length inside data: the
+// closing quote found with bytes.IndexByte, skipping escaped quotes.
+func quoteEnd(b []byte, i int) int {
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return -1
+		}
+		end := i + j
+		n := 0 // backslashes right before the quote
+		for k := end - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return end
+		}
+		i = end + 1
+	}
+}
+
 // parseUint reads a non-negative integer (no sign, fraction, exponent or
-// leading zero) at i; it returns the index after it.
+// leading zero) below 2^64 at i; it returns the index after it.
 func parseUint(b []byte, i int) (n uint64, end int, ok bool) {
 	end = i
 	for end < len(b) && b[end] >= '0' && b[end] <= '9' {
+		d := uint64(b[end] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, 0, false // overflows
+		}
+		n = n*10 + d
 		end++
 	}
-	if end == i || end-i > 20 || (b[i] == '0' && end-i > 1) {
+	if end == i || (b[i] == '0' && end-i > 1) {
 		return 0, 0, false
 	}
 	if end < len(b) && (b[end] == '.' || b[end] == 'e' || b[end] == 'E') {
 		return 0, 0, false
 	}
-	n, err := strconv.ParseUint(unsafe.String(unsafe.SliceData(b[i:end]), end-i), 10, 64)
-	return n, end, err == nil
+	return n, end, true
+}
+
+// validName reports whether an event name is valid UTF-8, with a quick
+// path for ASCII names.
+func validName(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return utf8.Valid(b)
+		}
+	}
+	return true
 }

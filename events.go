@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -71,9 +72,11 @@ func Events(path string, opts ...Option) Route {
 		r.eventFormat = JSONEvents
 	}
 	format, specs := r.eventFormat, r.events
+	_, common := format.(jsonEvents)
 	byName := make(map[string]int, len(specs))
-	for i, sp := range specs {
-		byName[sp.name] = i
+	for i := range specs {
+		byName[specs[i].name] = i
+		specs[i].ack = appendJSONString([]byte(`{"event":`), specs[i].name)
 	}
 	maxAsks := r.maxPendingAsks
 	if maxAsks <= 0 {
@@ -81,7 +84,7 @@ func Events(path string, opts ...Option) Route {
 	}
 	r.bind = func(s *Session) messageHandler {
 		c := &Conn[Event]{Session: s, enc: eventEncoder(format), events: true}
-		h := &eventHandler{c: c, format: format, specs: specs, byName: byName, counts: make([]int64, len(specs))}
+		h := &eventHandler{c: c, format: format, common: common, specs: specs, byName: byName, counts: make([]int64, len(specs))}
 		s.events = h
 		s.asks = newAskTable(format, maxAsks)
 		return h
@@ -100,31 +103,31 @@ func On[In, Out any](event string, h func(ctx context.Context, c *EventConn, dat
 		spec.info.Result = reflect.TypeFor[Out]()
 	}
 	_, noData := any(*new(Out)).(None)
-	spec.run = func(ctx context.Context, c *EventConn, data []byte, v Validator) ([]byte, error) {
+	spec.run = func(ctx context.Context, c *EventConn, data []byte, v Validator) ([]byte, bool, error) {
 		var in In
 		if data != nil {
 			if err := json.Unmarshal(data, &in); err != nil {
 				if fields := describeDecodeError[In](data); fields != nil {
-					return nil, fields
+					return nil, true, fields
 				}
-				return nil, &DecodeError{Err: err}
+				return nil, true, &DecodeError{Err: err}
 			}
 		}
 		if v != nil {
 			checked := in // only a validated value goes to the heap
 			if err := v.Validate(&checked); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		out, err := h(ctx, c, in)
 		if err != nil || noData {
-			return nil, err
+			return nil, false, err
 		}
 		b, err := json.Marshal(out)
 		if err != nil {
-			return nil, &encodeError{err}
+			return nil, false, &encodeError{err}
 		}
-		return b, nil
+		return b, false, nil
 	}
 	if h == nil {
 		spec.err = errNilHandler
@@ -165,12 +168,15 @@ func (r Route) Events() []EventInfo {
 func (r Route) IsEvents() bool { return r.isEvents }
 
 // eventSpec is one On: run decodes, validates, calls the handler and
-// encodes its result (nil: acknowledge without data).
+// encodes its result (nil: acknowledge without data); it reports whether
+// it failed on decoding. ack is the start of its acknowledgement in
+// JSONEvents, {"event":"NAME".
 type eventSpec struct {
 	name string
 	info EventInfo
-	run  func(ctx context.Context, c *EventConn, data []byte, v Validator) ([]byte, error)
+	run  func(ctx context.Context, c *EventConn, data []byte, v Validator) (out []byte, decodeFailed bool, err error)
 	err  error
+	ack  []byte
 }
 
 // checkEvents reports what is wrong with an event route's handlers, or
@@ -209,14 +215,18 @@ func checkEvents(r Route) error {
 type eventHandler struct {
 	c      *EventConn
 	format EventFormat
+	// common: the format is JSONEvents, whose usual layout parseCommon
+	// reads without scanning the data.
+	common bool
 	specs  []eventSpec
 	byName map[string]int
 	// counts are the messages handled per event (Summary.Events); only
 	// the goroutine running handlers writes them.
 	counts []int64
 	// parsed is peek's result for the message whose data starts at
-	// parsedAt (of length parsedLen).
+	// parsedAt (of length parsedLen); guessed if parseCommon read it.
 	parsed    EventFrame
+	guessed   bool
 	parseErr  error
 	parsedAt  *byte
 	parsedLen int
@@ -228,9 +238,21 @@ func (h *eventHandler) peek(m *Message) {
 	if m.Connect {
 		return
 	}
-	h.parsed, h.parseErr = h.format.Parse(m.Data)
+	h.parsed, h.guessed, h.parseErr = h.parse(m.Data)
 	h.parsedAt, h.parsedLen = unsafeData(m.Data), len(m.Data)
 	m.Event = h.parsed.Event
+}
+
+// parse reads a frame: the usual layout of JSONEvents fast (guessed: its
+// data is yet to be confirmed by decoding), anything else with the format.
+func (h *eventHandler) parse(frame []byte) (f EventFrame, guessed bool, err error) {
+	if h.common {
+		if f, ok := parseCommon(frame); ok {
+			return f, true, nil
+		}
+	}
+	f, err = h.format.Parse(frame)
+	return f, false, err
 }
 
 func unsafeData(b []byte) *byte {
@@ -244,11 +266,17 @@ func (h *eventHandler) handle(ctx context.Context, m *Message) error {
 	if m.Connect {
 		return nil // the open hooks run before (opening); events need a message
 	}
-	f, err := h.parsed, h.parseErr
+	f, guessed, err := h.parsed, h.guessed, h.parseErr
 	if unsafeData(m.Data) != h.parsedAt || len(m.Data) != h.parsedLen {
-		f, err = h.format.Parse(m.Data) // an interceptor replaced it
+		f, guessed, err = h.parse(m.Data) // an interceptor replaced it
 	}
 	h.parsedAt = nil
+	i, known := h.lookup(f.Event)
+	if err == nil && guessed && (!known || f.Event == AckEvent) {
+		// Neither decodes the data, which would confirm the guess.
+		f, err = h.format.Parse(m.Data)
+		guessed = false
+	}
 	if err != nil {
 		return &DecodeError{Err: err}
 	}
@@ -256,20 +284,36 @@ func (h *eventHandler) handle(ctx context.Context, m *Message) error {
 		h.c.asks.resolve(f, true)
 		return nil
 	}
-	i, ok := h.byName[f.Event]
-	if !ok {
+	if !known {
 		return &EventError{Event: strings.Clone(f.Event), ID: f.ID, HasID: f.HasID, Err: ErrUnknownEvent, format: h.format}
 	}
 	sp := &h.specs[i]
 	h.counts[i]++
-	out, err := h.run(ctx, sp, f.Data, h.c.Session.route.eventValidators[i])
+	v := h.c.Session.route.eventValidators[i]
+	out, decodeFailed, err := h.run(ctx, sp, f.Data, v)
+	if decodeFailed && guessed {
+		// The guess may have cut the data wrong (a frame with more keys
+		// after it); the full scan tells.
+		full, perr := h.format.Parse(m.Data)
+		if perr != nil {
+			return &DecodeError{Err: perr}
+		}
+		if unsafeData(full.Data) != unsafeData(f.Data) || len(full.Data) != len(f.Data) || full.ID != f.ID || full.HasID != f.HasID {
+			f = full
+			out, _, err = h.run(ctx, sp, f.Data, v)
+		}
+	}
 	if err != nil {
 		return &EventError{Event: sp.name, ID: f.ID, HasID: f.HasID, Err: err, format: h.format}
 	}
 	if !f.HasID {
 		return nil
 	}
-	h.buf = h.format.Append(h.buf[:0], EventFrame{Event: sp.name, Data: out, ID: f.ID, HasID: true})
+	if h.common {
+		h.buf = appendAck(h.buf[:0], sp.ack, out, f.ID)
+	} else {
+		h.buf = h.format.Append(h.buf[:0], EventFrame{Event: sp.name, Data: out, ID: f.ID, HasID: true})
+	}
 	err = h.c.emit(Text, h.buf, sp.name, false)
 	if cap(h.buf) > 64<<10 {
 		h.buf = nil // do not keep a large acknowledgement's buffer
@@ -277,9 +321,37 @@ func (h *eventHandler) handle(ctx context.Context, m *Message) error {
 	return ignoreClosed(err)
 }
 
+// lookup finds an event's handler: by a scan for a few events (cheaper
+// than hashing the name), by the map for many.
+func (h *eventHandler) lookup(name string) (int, bool) {
+	if len(h.specs) <= 8 {
+		for i := range h.specs {
+			if h.specs[i].name == name {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := h.byName[name]
+	return i, ok
+}
+
+// appendAck is JSONEvents' Append of an acknowledgement, from the start
+// of it the event's spec holds.
+func appendAck(dst, start, data []byte, id uint64) []byte {
+	dst = append(dst, start...)
+	if data != nil {
+		dst = append(dst, `,"data":`...)
+		dst = append(dst, data...)
+	}
+	dst = append(dst, `,"id":`...)
+	dst = strconv.AppendUint(dst, id, 10)
+	return append(dst, '}')
+}
+
 // run calls the event's handler with its panics recovered, so that a
 // panic is the event's error (answered "internal error") like any other.
-func (h *eventHandler) run(ctx context.Context, sp *eventSpec, data []byte, v Validator) (out []byte, err error) {
+func (h *eventHandler) run(ctx context.Context, sp *eventSpec, data []byte, v Validator) (out []byte, decodeFailed bool, err error) {
 	defer recoverAs(&err)
 	return sp.run(ctx, h.c, data, v)
 }

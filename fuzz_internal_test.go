@@ -236,6 +236,7 @@ func FuzzJSONEvents(f *testing.F) {
 		` { "id" : 0 , "x" : [1,{"y":"}"}] , "data" : "s\"" , "event" : "a\u00e9" } `,
 		`{"event":"e","data":[[[[]]]]}`,
 		`{"event":1}`, `[]`, `{"event":"e","id":-1}`, `{"event":"e","id":1.5}`, `{"event":"e",}`,
+		`{"event":"e","data":1,"x":2,"id":7}`, `{"event":"e","data":"a,\"id\":7","id":8}`, `{"event":"e","id":3}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -257,6 +258,16 @@ func FuzzJSONEvents(f *testing.F) {
 			}
 			if got.Event != *want.Event || got.HasID != (want.ID != nil) || (want.ID != nil && got.ID != *want.ID) {
 				t.Fatalf("%q: scanner %+v, encoding/json event %q id %v", frame, got, *want.Event, want.ID)
+			}
+		}
+		// parseCommon's guess, once its data is confirmed as one JSON
+		// value (as the handler's decoding does), is the full scan's.
+		if guess, ok := parseCommon(frame); ok && (guess.Data == nil || stdjson.Valid(guess.Data)) {
+			if err != nil {
+				t.Fatalf("%q: parseCommon guessed %+v, Parse refuses it: %v", frame, guess, err)
+			}
+			if guess.Event != got.Event || guess.ID != got.ID || guess.HasID != got.HasID || !bytes.Equal(guess.Data, got.Data) {
+				t.Fatalf("%q: parseCommon %+v, Parse %+v", frame, guess, got)
 			}
 		}
 		if err != nil {

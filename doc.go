@@ -86,6 +86,21 @@
 // for another writer included); after the connection closes, Send returns
 // ErrClosed.
 //
+// # Events
+//
+// Events builds a gateway-style route: one socket carries many kinds of
+// message, envelopes {"event":NAME,"data":…,"id":N} that On dispatches by
+// name to typed handlers, each with its own data and result types. The
+// result is the acknowledgement, sent back with the request's id. Data is
+// validated (Validator; NewValidator's struct tags by default), and an
+// unknown event, data that does not decode or validate, and an
+// ErrorReply are answered with an error event while the connection stays
+// open. Ask sends the client a request and waits, bounded, for its
+// acknowledgement. Interceptors see Message.Event, catchers an
+// *EventError, observers Summary.Events; WithEventFormat changes the
+// framing. Config.Validator also validates the typed bodies of ordinary
+// routes.
+//
 // # Closing
 //
 // Close(code, reason), a returned *CloseError, a catcher's decision or the

@@ -172,3 +172,87 @@ func ExampleSession_Raw() {
 		})
 	})
 }
+
+// Add is the data of the add event: both numbers required.
+type Add struct {
+	A *int `json:"a" validate:"required"`
+	B *int `json:"b" validate:"required"`
+}
+
+// gateway is a controller with one event route.
+type gateway struct{}
+
+func (gateway) Prefix() string { return "" }
+
+func (gateway) Routes() []fiberws.Route {
+	return []fiberws.Route{fiberws.Events("/gateway",
+		fiberws.On("add", func(ctx context.Context, c *fiberws.EventConn, in Add) (int, error) {
+			return *in.A + *in.B, nil
+		}),
+	)}
+}
+
+// An event route: envelopes dispatched by name to typed handlers, the
+// result sent back as the acknowledgement, and errors answered on the
+// socket, which stays open.
+func ExampleEvents() {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	if err := fiberws.Register(app, gateway{}); err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go app.Listener(ln)
+	defer app.ShutdownWithTimeout(5 * time.Second)
+
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/gateway", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	for _, frame := range []string{
+		`{"event":"add","data":{"a":2,"b":40},"id":1}`,
+		`{"event":"add","data":{"a":2},"id":2}`,
+		`{"event":"nope","id":3}`,
+	} {
+		_ = conn.WriteMessage(websocket.TextMessage, []byte(frame))
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, reply, err := conn.ReadMessage()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(string(reply))
+	}
+	// Output:
+	// {"event":"add","data":42,"id":1}
+	// {"event":"error","data":{"message":"invalid data for event \"add\"","fields":{"b":"required"}},"id":2}
+	// {"event":"error","data":{"message":"unknown event \"nope\""},"id":3}
+}
+
+// The server asks the client and waits for its answer, bounded: here
+// when a connection opens, from a goroutine of its own.
+func ExampleAsk() {
+	_ = fiberws.Events("/devices", fiberws.OnOpen(func(ctx context.Context, c *fiberws.EventConn) error {
+		go func() {
+			version, err := fiberws.Ask[string](c.Context(), c, "version?", nil, 5*time.Second)
+			if err != nil {
+				return // ErrAskTimeout, ErrClosed…
+			}
+			_ = c.Send(fiberws.Event{Name: "welcome", Data: "firmware " + version})
+		}()
+		return nil
+	}))
+}
+
+// Validating the bodies of ordinary routes: with a Validator configured,
+// a body that fails its struct tags closes with 1007 naming the fields
+// (or goes to the catchers as a *fiberws.ValidationError).
+func ExampleNewValidator() {
+	ws := fiberws.New(fiberws.Config{Validator: fiberws.NewValidator()})
+	app := fiber.New()
+	if err := ws.Register(app, Chat{}); err != nil {
+		log.Fatal(err)
+	}
+}

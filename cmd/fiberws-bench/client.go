@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +95,40 @@ func write(c *websocket.Conn, msg []byte) error {
 	return c.WriteMessage(websocket.TextMessage, msg)
 }
 
+// echoLoad is what an echo load sends and expects back: msg, echoed as it
+// is (a reply of its length), or, for the event kinds, event frames
+// {"event":"echo","data":…,"id":N} numbering the messages of a connection
+// from 1, each acknowledged with the same frame: the same data, its id.
+type echoLoad struct {
+	msg  []byte // the message of the other kinds
+	head []byte // event kinds: the frame up to its id, `{"event":"echo","data":…,"id":`
+}
+
+// frame is message j (from 0) of a connection: msg, or an event frame
+// built in buf.
+func (l echoLoad) frame(buf []byte, j int) []byte {
+	if l.head == nil {
+		return l.msg
+	}
+	buf = append(buf[:0], l.head...)
+	buf = strconv.AppendInt(buf, int64(j)+1, 10)
+	return append(buf, '}')
+}
+
+// check reports what is wrong with the reply to sent.
+func (l echoLoad) check(reply, sent []byte) error {
+	if l.head == nil {
+		if len(reply) != len(sent) {
+			return fmt.Errorf("reply of %d bytes, want %d", len(reply), len(sent))
+		}
+		return nil
+	}
+	if !bytes.Equal(reply, sent) {
+		return fmt.Errorf("acknowledgement %.200q, want %.200q", reply, sent)
+	}
+	return nil
+}
+
 // loadResult is what one echo load measured on the client side.
 type loadResult struct {
 	msgs    int64
@@ -103,7 +139,7 @@ type loadResult struct {
 
 // pingPong sends m messages on each connection, each after the previous
 // reply arrived, until done or until limit has passed.
-func pingPong(conns []*websocket.Conn, m int, msg []byte, limit time.Duration) loadResult {
+func pingPong(conns []*websocket.Conn, m int, load echoLoad, limit time.Duration) loadResult {
 	lats := make([][]time.Duration, len(conns))
 	var total atomic.Int64
 	var errOnce sync.Once
@@ -115,7 +151,8 @@ func pingPong(conns []*websocket.Conn, m int, msg []byte, limit time.Duration) l
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 0, len(msg)*2+64)
+			buf := make([]byte, 0, (len(load.msg)+len(load.head))*2+64)
+			var out []byte
 			l := make([]time.Duration, 0, m)
 			var err error
 			for j := 0; j < m; j++ {
@@ -123,14 +160,14 @@ func pingPong(conns []*websocket.Conn, m int, msg []byte, limit time.Duration) l
 					break
 				}
 				t0 := time.Now()
-				if err = write(c, msg); err != nil {
+				out = load.frame(out, j)
+				if err = write(c, out); err != nil {
 					break
 				}
 				if buf, err = readInto(c, buf); err != nil {
 					break
 				}
-				if len(buf) != len(msg) {
-					err = fmt.Errorf("reply of %d bytes, want %d", len(buf), len(msg))
+				if err = load.check(buf, out); err != nil {
 					break
 				}
 				l = append(l, time.Since(t0))
@@ -148,8 +185,8 @@ func pingPong(conns []*websocket.Conn, m int, msg []byte, limit time.Duration) l
 
 // pipelined keeps up to window messages in flight on each connection: a
 // writer sends while fewer than window replies are outstanding, a reader
-// takes the replies (which come back in order).
-func pipelined(conns []*websocket.Conn, m, window int, msg []byte, limit time.Duration) loadResult {
+// takes the replies (which come back in order) and checks them.
+func pipelined(conns []*websocket.Conn, m, window int, load echoLoad, limit time.Duration) loadResult {
 	lats := make([][]time.Duration, len(conns))
 	var total atomic.Int64
 	var errOnce sync.Once
@@ -172,6 +209,7 @@ func pipelined(conns []*websocket.Conn, m, window int, msg []byte, limit time.Du
 			writerDone := make(chan struct{})
 			go func() {
 				defer close(writerDone)
+				var out []byte
 				for j := 0; j < m; j++ {
 					select {
 					case <-credits:
@@ -181,15 +219,17 @@ func pipelined(conns []*websocket.Conn, m, window int, msg []byte, limit time.Du
 					if j%64 == 0 && time.Now().After(deadline) {
 						return
 					}
+					out = load.frame(out, j)
 					sent[j] = time.Now()
 					nsent.Store(int64(j + 1))
-					if err := write(c, msg); err != nil {
+					if err := write(c, out); err != nil {
 						fail(err)
 						return
 					}
 				}
 			}()
-			buf := make([]byte, 0, len(msg)*2+64)
+			buf := make([]byte, 0, (len(load.msg)+len(load.head))*2+64)
+			var want []byte
 			l := make([]time.Duration, 0, m)
 			var err error
 			for j := 0; j < m; j++ {
@@ -208,7 +248,13 @@ func pipelined(conns []*websocket.Conn, m, window int, msg []byte, limit time.Du
 					fail(err)
 					break
 				}
-				l = append(l, time.Since(sent[j]))
+				at := time.Since(sent[j])
+				want = load.frame(want, j)
+				if err = load.check(buf, want); err != nil {
+					fail(err)
+					break
+				}
+				l = append(l, at)
 				credits <- struct{}{}
 			}
 			close(stop)

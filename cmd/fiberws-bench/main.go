@@ -2,8 +2,10 @@
 // gofiber/contrib/websocket server, on loopback, in one invocation:
 //
 //   - echo ping-pong and pipelined: N connections × M messages × S bytes,
-//     for a string route and a JSON route (the raw JSON server decodes and
-//     encodes with go-json too);
+//     for a string route, a JSON route (the raw JSON server decodes and
+//     encodes with go-json too) and an event route, the same JSON as an
+//     event's data, acknowledged with its id (the raw event server decodes
+//     the envelope with go-json);
 //   - idle connections: server RSS per connection, with and without ping
 //     keep-alive;
 //   - broadcast of one message to C clients: fiberws hub vs a plain loop;
@@ -58,11 +60,16 @@ type options struct {
 	profile                           string
 	quick                             bool
 	noPin                             bool
+	wrap                              string
 }
+
+// serveWrap is -wrap split at spaces: the command every server child runs
+// under (valgrind, say), nil for none.
+var serveWrap []string
 
 func main() {
 	var (
-		serveKind  = flag.String("serve", "", "internal: run a server child of this kind (raw, rawjson, string, json)")
+		serveKind  = flag.String("serve", "", "internal: run a server child of this kind (raw, rawjson, rawevent, string, json, event)")
 		servePing  = flag.Duration("serve-ping", 0, "internal: keep-alive ping interval of the server child")
 		serveProf  = flag.String("serve-prof", "", "internal: directory for the server child's profiles")
 		serveRedis = flag.String("serve-redis", "", "internal: Redis URL for the server child's hub broker")
@@ -87,7 +94,9 @@ func main() {
 	flag.StringVar(&o.profile, "profile", "", "directory: write CPU and alloc profiles of the server children under load (slows them down)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes: finishes in about 20 seconds")
 	flag.BoolVar(&o.noPin, "nopin", false, "do not pin server and client to different CPUs")
+	flag.StringVar(&o.wrap, "wrap", "", "run every server child under this command, split at spaces (e.g. \"valgrind --tool=callgrind --callgrind-out-file=/dev/null\"); the table's figures are then the wrapper's too")
 	flag.Parse()
+	serveWrap = strings.Fields(o.wrap)
 
 	if *serveKind != "" {
 		if err := serve(*serveKind, *servePing, *serveProf, *serveRedis); err != nil {
@@ -164,6 +173,7 @@ func startChild(kind string, ping time.Duration, profDir string, extra ...string
 		args = append(args, "-serve-prof", profDir)
 	}
 	args = append(args, extra...)
+	args = append(slices.Clone(serveWrap), args...)
 	if pinned() {
 		if taskset, err := exec.LookPath("taskset"); err == nil {
 			args = append([]string{taskset, "-c", "0"}, args...)
@@ -197,9 +207,9 @@ func startChild(kind string, ping time.Duration, profDir string, extra ...string
 			return nil, fmt.Errorf("server %s did not start: %q", kind, line)
 		}
 		c.addr = addr
-	case <-time.After(10 * time.Second):
+	case <-time.After(childWait()):
 		c.stop()
-		return nil, fmt.Errorf("server %s did not start within 10s", kind)
+		return nil, fmt.Errorf("server %s did not start within %v", kind, childWait())
 	}
 	return c, nil
 }
@@ -212,10 +222,19 @@ func (c *child) stop() {
 	go func() { _ = c.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(childWait() / 2):
 		_ = c.cmd.Process.Kill()
 		<-done
 	}
+}
+
+// childWait bounds a child's start (and half of it its exit): longer under
+// a -wrap command, which may be slow to start and to finish.
+func childWait() time.Duration {
+	if serveWrap != nil {
+		return 2 * time.Minute
+	}
+	return 10 * time.Second
 }
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
@@ -380,14 +399,15 @@ func run(o options) error {
 			continue
 		}
 		for round := 0; round < o.rounds; round++ {
-			// Alternate the order of A and B from round to round.
-			pairs := [][2]string{{kindRaw, kindString}, {kindRawJSON, kindJSON}}
-			for _, p := range pairs {
-				a, b := p[0], p[1]
+			// Alternate the order of A and B from round to round; the
+			// JSON and event servers run as one group, reversed.
+			groups := [][]string{{kindRaw, kindString}, {kindRawJSON, kindJSON, kindRawEvent, kindEvent}}
+			for _, g := range groups {
+				g = slices.Clone(g)
 				if round%2 == 1 {
-					a, b = b, a
+					slices.Reverse(g)
 				}
-				for _, kind := range []string{a, b} {
+				for _, kind := range g {
 					s.record(s.echo(sc, kind, round))
 				}
 			}
@@ -444,6 +464,10 @@ func serverName(kind string) string {
 		return "fiberws string"
 	case kindJSON:
 		return "fiberws json"
+	case kindRawEvent:
+		return "raw contrib+event"
+	case kindEvent:
+		return "fiberws event"
 	}
 	return kind
 }
@@ -476,9 +500,9 @@ func (s *suite) echo(scenario, kind string, round int) result {
 	}
 	defer c.stop()
 	defer closeAll(conns)
-	msg := message(kind, o.size)
+	load := newEchoLoad(kind, o.size)
 	// Warm up: pools, stacks, the scheduler.
-	if w := pingPong(conns, 100, msg, o.limit); w.err != nil {
+	if w := pingPong(conns, 100, load, o.limit); w.err != nil {
 		return fail(fmt.Errorf("warm-up: %w", w.err))
 	}
 	name := scenario + "-" + kind
@@ -497,9 +521,9 @@ func (s *suite) echo(scenario, kind string, round int) result {
 	}
 	var lr loadResult
 	if scenario == "pingpong" {
-		lr = pingPong(conns, o.msgs, msg, o.limit)
+		lr = pingPong(conns, o.msgs, load, o.limit)
 	} else {
-		lr = pipelined(conns, o.msgs, o.window, msg, o.limit)
+		lr = pipelined(conns, o.msgs, o.window, load, o.limit)
 	}
 	u1, s1, err := c.cpu()
 	if err != nil {
@@ -533,17 +557,28 @@ func (s *suite) echo(scenario, kind string, round int) result {
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// message is an echo payload of about size bytes: text, or JSON for the
-// JSON servers.
-func message(kind string, size int) []byte {
-	if kind == kindRawJSON || kind == kindJSON {
-		p := payload{ID: 42, User: "bench", TS: 1700000000000}
-		base, _ := json.Marshal(p)
-		p.Text = strings.Repeat("x", max(0, size-len(base)))
-		b, _ := json.Marshal(p)
-		return b
+// newEchoLoad is the echo load of kind: a payload of about size bytes,
+// text, or JSON for the JSON servers; for the event servers, the same JSON
+// as the data of event frames (which are longer by the envelope, about 30
+// bytes).
+func newEchoLoad(kind string, size int) echoLoad {
+	switch kind {
+	case kindRawJSON, kindJSON:
+		return echoLoad{msg: jsonPayload(size)}
+	case kindRawEvent, kindEvent:
+		head := append([]byte(`{"event":"`+echoEvent+`","data":`), jsonPayload(size)...)
+		return echoLoad{head: append(head, `,"id":`...)}
 	}
-	return []byte(strings.Repeat("x", size))
+	return echoLoad{msg: []byte(strings.Repeat("x", size))}
+}
+
+// jsonPayload is a payload of about size bytes as JSON.
+func jsonPayload(size int) []byte {
+	p := payload{ID: 42, User: "bench", TS: 1700000000000}
+	base, _ := json.Marshal(p)
+	p.Text = strings.Repeat("x", max(0, size-len(base)))
+	b, _ := json.Marshal(p)
+	return b
 }
 
 func (s *suite) idle(kind string, ping bool, round int) result {

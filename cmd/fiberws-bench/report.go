@@ -16,18 +16,35 @@ type summary struct {
 	Rounds   int                `json:"rounds"`
 	Median   result             `json:"median"`
 	Ratio    map[string]float64 `json:"ratio_to_baseline,omitempty"`
-	Errors   []string           `json:"errors,omitempty"`
+	// Peer is the server of the same side (raw or fiberws) without event
+	// envelopes that an event server is compared with, for the target.
+	Peer      string             `json:"peer,omitempty"`
+	PeerRatio map[string]float64 `json:"ratio_to_peer,omitempty"`
+	Errors    []string           `json:"errors,omitempty"`
 }
 
 // baselines maps a fiberws server to the raw server it is compared with.
 var baselines = map[string]string{
 	"fiberws string":       "raw contrib",
 	"fiberws json":         "raw contrib+json",
+	"fiberws event":        "raw contrib+event",
 	"fiberws string +ping": "raw contrib +ping",
 	"fiberws hub":          "raw loop",
 	"fiberws loop":         "raw loop",
 	scaleRedis:             scaleMemory,
 }
+
+// peers maps an event server to the JSON server of the same side: what
+// the envelope, the routing and the acknowledgement's id cost on top of
+// the same JSON.
+var peers = map[string]string{
+	"fiberws event":     "fiberws json",
+	"raw contrib+event": "raw contrib+json",
+}
+
+// eventTarget is the bar of the event route: server CPU per message
+// within this factor of the plain JSON route's.
+const eventTarget = 1.2
 
 func median(vals []float64) float64 {
 	if len(vals) == 0 {
@@ -89,32 +106,36 @@ func (s *suite) summarize() (string, []summary) {
 		}
 		out = append(out, sm)
 	}
-	for i := range out {
-		sm := &out[i]
-		base, ok := baselines[sm.Server]
-		if !ok {
-			continue
-		}
-		b, ok := med[key{sm.Scenario, base}]
-		if !ok {
-			continue
-		}
-		sm.Baseline = base
-		sm.Ratio = map[string]float64{}
+	ratios := func(m, b result) map[string]float64 {
+		r := map[string]float64{}
 		ratio := func(name string, a, b float64) {
 			if a != 0 && b != 0 {
-				sm.Ratio[name] = a / b
+				r[name] = a / b
 			}
 		}
-		m := sm.Median
 		ratio("msgs_per_sec", m.MsgsPerSec, b.MsgsPerSec)
 		ratio("p50", m.P50us, b.P50us)
 		ratio("p99", m.P99us, b.P99us)
 		ratio("server_cpu_per_msg", m.CPUus, b.CPUus)
+		ratio("server_user_per_msg", m.UserUS, b.UserUS)
 		ratio("server_allocs_per_msg", m.Allocs, b.Allocs)
 		ratio("server_bytes_per_msg", m.Bytes, b.Bytes)
 		ratio("server_kb_per_conn", m.KBPerConn, b.KBPerConn)
 		ratio("all_received", m.AllMs, b.AllMs)
+		return r
+	}
+	for i := range out {
+		sm := &out[i]
+		if base, ok := baselines[sm.Server]; ok {
+			if b, ok := med[key{sm.Scenario, base}]; ok {
+				sm.Baseline, sm.Ratio = base, ratios(sm.Median, b)
+			}
+		}
+		if peer, ok := peers[sm.Server]; ok {
+			if b, ok := med[key{sm.Scenario, peer}]; ok {
+				sm.Peer, sm.PeerRatio = peer, ratios(sm.Median, b)
+			}
+		}
 	}
 	return s.table(out), out
 }
@@ -136,6 +157,28 @@ func (s *suite) table(sums []summary) string {
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n",
 			sm.Scenario, sm.Server, m.MsgsPerSec, m.P50us, m.P99us, m.CPUus, m.UserUS, m.Allocs, m.Bytes,
 			fmtRatio(sm.Ratio, "msgs_per_sec"), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
+	}
+	var events []summary
+	for _, sm := range sums {
+		if isEcho(sm) && sm.Peer != "" {
+			events = append(events, sm)
+		}
+	}
+	if len(events) > 0 {
+		fmt.Fprintf(&b, "\nEvents vs plain JSON: the same payload as an event's data, acknowledged with its id (target: fiberws event server CPU/msg ≤ %.1fx fiberws json)\n\n", eventTarget)
+		fmt.Fprintln(&b, "| scenario | server | vs | server CPU µs/msg | vs: CPU µs/msg | CPU/msg ratio | user µs/msg ratio | msgs/s ratio | allocs/msg | vs: allocs/msg |")
+		fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|")
+		for _, sm := range events {
+			var p result
+			for _, x := range sums {
+				if x.Scenario == sm.Scenario && x.Server == sm.Peer {
+					p = x.Median
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %.2f | %.2f | %s | %s | %s | %.2f | %.2f |\n", sm.Scenario, sm.Server, sm.Peer,
+				sm.Median.CPUus, p.CPUus, fmtRatio(sm.PeerRatio, "server_cpu_per_msg"), fmtRatio(sm.PeerRatio, "server_user_per_msg"),
+				fmtRatio(sm.PeerRatio, "msgs_per_sec"), sm.Median.Allocs, p.Allocs)
+		}
 	}
 	var idle, bc, scale []summary
 	for _, sm := range sums {

@@ -28,6 +28,11 @@ const (
 	kindRawJSON = "rawjson" // the same loop, decoding and encoding with go-json
 	kindString  = "string"  // fiberws string route
 	kindJSON    = "json"    // fiberws JSON route
+	// kindRawEvent is the go-json loop with an event envelope around the
+	// payload: it decodes {"event","data","id"} into a struct, checks the
+	// event's name and encodes the acknowledgement.
+	kindRawEvent = "rawevent"
+	kindEvent    = "event" // fiberws event route (Events) with one "echo" event
 )
 
 // payload is the JSON message of the JSON echo runs.
@@ -37,6 +42,17 @@ type payload struct {
 	Text string `json:"text"`
 	TS   int64  `json:"ts"`
 }
+
+// envelope is an event frame as the raw event loop decodes and encodes
+// it: {"event":"echo","data":{…},"id":N}.
+type envelope struct {
+	Event string  `json:"event"`
+	Data  payload `json:"data"`
+	ID    *uint64 `json:"id,omitempty"`
+}
+
+// echoEvent is the name of the event route's one event.
+const echoEvent = "echo"
 
 // stats is what a child reports on its control endpoint.
 type stats struct {
@@ -72,10 +88,13 @@ func serve(kind string, ping time.Duration, profDir, redisURL string) error {
 	controlRoutes(app, profDir, bc)
 
 	switch kind {
-	case kindRaw, kindRawJSON:
+	case kindRaw, kindRawJSON, kindRawEvent:
 		echo := rawEcho
-		if kind == kindRawJSON {
+		switch kind {
+		case kindRawJSON:
 			echo = rawJSONEcho
+		case kindRawEvent:
+			echo = rawEventEcho
 		}
 		app.Get("/ws", contribws.New(func(c *contribws.Conn) {
 			if ping > 0 {
@@ -85,7 +104,7 @@ func serve(kind string, ping time.Duration, profDir, redisURL string) error {
 			echo(c)
 		}))
 		app.Get("/bc", contribws.New(bc.rawMember))
-	case kindString, kindJSON:
+	case kindString, kindJSON, kindEvent:
 		var opts []fiberws.Option
 		if ping > 0 {
 			opts = append(opts, fiberws.WithPing(ping, 2*ping))
@@ -93,10 +112,15 @@ func serve(kind string, ping time.Duration, profDir, redisURL string) error {
 		route := fiberws.WebSocket("/ws", func(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
 			return msg, nil
 		}, opts...)
-		if kind == kindJSON {
+		switch kind {
+		case kindJSON:
 			route = fiberws.WebSocket("/ws", func(_ context.Context, _ *fiberws.Conn[payload], msg payload) (payload, error) {
 				return msg, nil
 			}, opts...)
+		case kindEvent:
+			route = fiberws.Events("/ws", append(opts, fiberws.On(echoEvent, func(_ context.Context, _ *fiberws.EventConn, in payload) (payload, error) {
+				return in, nil
+			}))...)
 		}
 		bcRoute, err := bc.hubRoute(redisURL)
 		if err != nil {
@@ -151,6 +175,37 @@ func rawJSONEcho(c *contribws.Conn) {
 			return
 		}
 		out, err := json.Marshal(p)
+		if err != nil {
+			return
+		}
+		if err := c.WriteMessage(mt, out); err != nil {
+			return
+		}
+	}
+}
+
+// rawEventEcho is what a hand-written contrib server of events does per
+// message: decode the envelope and its data with go-json, route on the
+// event's name, and encode the acknowledgement (the same event, its data
+// the result, the request's id) when the request has an id. An unknown
+// event or a frame that does not decode closes the connection.
+func rawEventEcho(c *contribws.Conn) {
+	for {
+		mt, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		var e envelope
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return
+		}
+		if e.Event != echoEvent {
+			return
+		}
+		if e.ID == nil {
+			continue
+		}
+		out, err := json.Marshal(e)
 		if err != nil {
 			return
 		}

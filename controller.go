@@ -95,6 +95,7 @@ func (srv *Server) Register(router fiber.Router, controllers ...Controller) erro
 	for _, m := range mounts {
 		router.Group(m.prefix).Get(m.route.path, m.handlers()...)
 		srv.addPattern(base + m.prefix + m.route.path)
+		srv.addRoute(base+m.prefix+m.route.path, m)
 	}
 	srv.fitPartialBudget(mounts)
 	if app := appOf(router); app != nil {
@@ -157,6 +158,9 @@ func (srv *Server) Handler(controllers ...Controller) (fiber.Handler, error) {
 		srv.usePatterns = append(srv.usePatterns, m.prefix+m.route.path)
 	}
 	srv.mu.Unlock()
+	for _, m := range mounts {
+		srv.addRoute(m.prefix+m.route.path, m)
+	}
 	return (&useHandler{srv: srv, mounts: mounts}).serve, nil
 }
 

@@ -40,6 +40,8 @@ type Route struct {
 	events         []eventSpec
 	eventFormat    EventFormat
 	maxPendingAsks int
+	// doc is WithDoc's, for generated documents (describe.go).
+	doc Doc
 
 	middleware   []fiber.Handler
 	guards       []Guard

@@ -150,6 +150,14 @@
 // Concurrency, and package listener, protect what comes before the
 // upgrade. SECURITY.md lists them all, with the production setup.
 //
+// # Documenting
+//
+// WithDoc gives a route a title, summary and description and names the
+// query parameters and headers its upgrade reads; a controller's Doc()
+// does the same for its routes. Server.Routes lists what is mounted, with
+// the settings in force. Package middleware/asyncapi turns that into an
+// AsyncAPI 3 document and serves it with a page (/asyncapi).
+//
 // # Testing
 //
 // Package fiberwstest serves an app on a loopback port and dials it with a

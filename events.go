@@ -508,3 +508,7 @@ func (e *EventError) outcome() hooks.Outcome {
 	}
 	return e.Reply(ErrorEvent, errorData{Message: e.Message(), Fields: e.Fields()})
 }
+
+// EventFormat is the framing of an event route's messages (WithEventFormat;
+// JSONEvents unless set), nil for other routes.
+func (r Route) EventFormat() EventFormat { return r.eventFormat }

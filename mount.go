@@ -3,6 +3,7 @@ package fiberws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -43,6 +44,9 @@ type mountedRoute struct {
 	// data type it has nothing to check in.
 	validator       Validator
 	eventValidators []Validator
+	// ctrlName and ctrlDoc describe the controller, for Server.Routes.
+	ctrlName string
+	ctrlDoc  Doc
 	// warnedNotUpgraded is set once the Warn of a middleware that answered
 	// without c.Next() was logged for this route.
 	warnedNotUpgraded atomic.Bool
@@ -50,7 +54,10 @@ type mountedRoute struct {
 
 func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute {
 	cfg := srv.cfg
-	mr := &mountedRoute{srv: srv, route: r, prefix: prefix, readLimit: cfg.ReadLimit}
+	mr := &mountedRoute{srv: srv, route: r, prefix: prefix, readLimit: cfg.ReadLimit, ctrlName: fmt.Sprintf("%T", ctrl)}
+	if cd, ok := ctrl.(ControllerDoc); ok {
+		mr.ctrlDoc = cd.Doc()
+	}
 	if r.readLimit > 0 {
 		mr.readLimit = r.readLimit
 	}

@@ -25,8 +25,10 @@ type Server struct {
 	// the patterns of Handler mounts below where they are used.
 	patterns    map[string]bool
 	usePatterns []string
-	conns       map[uint64]*Session // by Session.ID
-	shutdown    bool
+	// routes are the mounted routes, for Routes (describe.go).
+	routes   []RouteInfo
+	conns    map[uint64]*Session // by Session.ID
+	shutdown bool
 	// drained, while a Shutdown waits, is closed when the last tracked
 	// connection has wound down (a channel, not a WaitGroup: connections
 	// may still arrive while Shutdown waits).

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Browser test of examples/chat. Installs what it needs on a fresh Debian
-# machine (as root): Chromium from Debian when /usr/bin/chromium is
+# Browser tests of the examples (the chat; the AsyncAPI documents and
+# pages of the tour, the chat and the gateway). Installs what it needs on a
+# fresh Debian machine (as root): Chromium from Debian when /usr/bin/chromium is
 # missing, Node.js when node is missing, redis-server under CI (the
-# two-node test; skipped without it elsewhere), and playwright-core from
-# the lockfile (npm ci; no browser download). Then runs the test, whose last
+# two-node test; skipped without it elsewhere), and playwright-core and
+# @asyncapi/parser from the lockfile (npm ci; no browser download). Then
+# runs the tests, whose last
 # line is "e2e: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,10 +37,10 @@ if ! command -v redis-server >/dev/null && [ "${FIBERWS_CI:-}" = 1 ]; then
 	apt_install redis-server
 fi
 
-echo "== npm ci (playwright-core, no browser download)"
+echo "== npm ci (playwright-core, @asyncapi/parser; no browser download)"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
 
 trap - ERR
 echo "== browser test"
-exec timeout -k 10 300 node chat.e2e.mjs
+exec timeout -k 10 480 node examples.e2e.mjs

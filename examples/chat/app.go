@@ -10,6 +10,7 @@ import (
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/hub"
+	"github.com/fiberws/fiberws/middleware/asyncapi"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 )
@@ -84,6 +85,13 @@ func newApp(opts options) (*fiber.App, *hub.Hub, error) {
 		}
 		return c.JSON(fiber.Map{"ok": true})
 	})
+
+	// The chat's protocol: the page at /asyncapi, the AsyncAPI 3 document
+	// at /asyncapi.json and /asyncapi.yaml.
+	app.Use(asyncapi.New(asyncapi.Config{
+		Server: ws,
+		Info:   asyncapi.Info{Title: "fiberws chat", Version: "1.0.0", Description: "Rooms with presence and history; one WebSocket per member."},
+	}))
 
 	page, err := fs.Sub(static, "static")
 	if err != nil {

@@ -98,6 +98,12 @@ func (c *Chat) Routes() []fiberws.Route {
 			fiberws.WithPing(c.ping),
 			fiberws.WithGuards(fiberws.GuardFunc(c.guard)),
 			fiberws.WithInterceptors(trimMessages{}),
+			fiberws.WithDoc(fiberws.Doc{
+				Title:       "Chat room",
+				Summary:     "Join :room as ?name; send {\"text\": …}, receive every member's messages and joins and leaves.",
+				Description: "On connect the server sends the room's history and member list. A taken or invalid name is refused before the upgrade (409 or 400); /api/check says why.",
+				Query:       []string{"name"},
+			}),
 		),
 	}
 }

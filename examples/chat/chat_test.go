@@ -184,6 +184,52 @@ func TestPageAndCheck(t *testing.T) {
 	}
 }
 
+// The chat documents its route: /asyncapi.json names the room parameter,
+// the name query and both messages' schemas, and /asyncapi shows it.
+func TestAsyncAPI(t *testing.T) {
+	srv := serve(t)
+	body, status := get(t, srv.HTTPURL("/asyncapi.json"))
+	if status != http.StatusOK {
+		t.Fatalf("GET /asyncapi.json: %d", status)
+	}
+	var doc struct {
+		Channels map[string]struct {
+			Address    string                     `json:"address"`
+			Parameters map[string]json.RawMessage `json:"parameters"`
+			Messages   map[string]struct {
+				Payload json.RawMessage `json:"payload"`
+			} `json:"messages"`
+			Bindings struct {
+				WS struct {
+					Query struct {
+						Properties map[string]json.RawMessage `json:"properties"`
+					} `json:"query"`
+				} `json:"ws"`
+			} `json:"bindings"`
+		} `json:"channels"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	ch, ok := doc.Channels["ws_room"]
+	if !ok || ch.Address != "/ws/{room}" || ch.Parameters["room"] == nil {
+		t.Fatalf("channel ws_room: %+v", doc.Channels)
+	}
+	if ch.Bindings.WS.Query.Properties["name"] == nil {
+		t.Errorf("the name query is not in the ws binding")
+	}
+	if in := string(ch.Messages["fromClient"].Payload); !strings.Contains(in, "#/components/schemas/Incoming") {
+		t.Errorf("fromClient payload %s", in)
+	}
+	if out := string(ch.Messages["toClient"].Payload); !strings.Contains(out, "#/components/schemas/Event") {
+		t.Errorf("toClient payload %s", out)
+	}
+	page, status := get(t, srv.HTTPURL("/asyncapi"))
+	if status != http.StatusOK || !strings.Contains(page, `data-channel="ws_room"`) || !strings.Contains(page, "Chat room") {
+		t.Errorf("GET /asyncapi: %d", status)
+	}
+}
+
 func TestInvalidPayloadCloses1007(t *testing.T) {
 	srv := serve(t)
 	c, _ := join(t, srv, "lobby", "ann")

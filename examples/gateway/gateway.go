@@ -10,6 +10,7 @@ import (
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/hub"
+	"github.com/fiberws/fiberws/middleware/asyncapi"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -47,6 +48,12 @@ func newApp(opts options) (app *fiber.App, closeRooms func(), err error) {
 		_ = rooms.Close()
 		return nil, nil, err
 	}
+	// The gateway's events, their data and acknowledgements: the page at
+	// /asyncapi, the AsyncAPI 3 document at /asyncapi.json and .yaml.
+	app.Use(asyncapi.New(asyncapi.Config{
+		Server: ws,
+		Info:   asyncapi.Info{Title: "fiberws gateway", Version: "1.0.0", Description: "Events with acknowledgements and validation on one socket, rooms, and server-to-client asks."},
+	}))
 	return app, func() { _ = rooms.Close() }, nil
 }
 
@@ -66,6 +73,11 @@ func (g *gateway) Routes() []fiberws.Route {
 		fiberws.On("join", g.join),
 		fiberws.On("say", g.say),
 		fiberws.On("ask", g.ask),
+		fiberws.WithDoc(fiberws.Doc{
+			Title:       "Gateway",
+			Summary:     "Events with acknowledgements on one socket.",
+			Description: "Send {\"event\": NAME, \"data\": …, \"id\": N}; with an id, the server acknowledges with the same event and id. Members of a room get \"said\" events (no id) from the others; \"ask\" makes the server ask the client a \"question\", answered with {\"event\": \"ack\", \"id\": S, \"data\": …}.",
+		}),
 	)}
 }
 

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -247,5 +249,68 @@ func TestBinary(t *testing.T) {
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("exit after SIGTERM: %v, want status 0\n%s", err, p.Output())
+	}
+}
+
+// The gateway's AsyncAPI document has one receive operation per event,
+// each answered by its acknowledgement or the error reply, and add's data
+// schema requires a and b.
+func TestAsyncAPI(t *testing.T) {
+	logger, _ := fiberwstest.NewLog(t)
+	app, closeRooms, err := newApp(options{logger: logger, ackTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeRooms)
+	srv := fiberwstest.Serve(t, app)
+	res, err := (&http.Client{Timeout: 5 * time.Second}).Get(srv.HTTPURL("/asyncapi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Channels map[string]struct {
+			Address string `json:"address"`
+		} `json:"channels"`
+		Operations map[string]struct {
+			Action   string `json:"action"`
+			Messages []struct {
+				Ref string `json:"$ref"`
+			} `json:"messages"`
+			Reply struct {
+				Messages []struct {
+					Ref string `json:"$ref"`
+				} `json:"messages"`
+			} `json:"reply"`
+		} `json:"operations"`
+		Components struct {
+			Schemas map[string]struct {
+				Required []string `json:"required"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&doc)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Channels) != 1 || doc.Channels["gateway"].Address != "/gateway" {
+		t.Fatalf("channels %v", doc.Channels)
+	}
+	for _, event := range []string{"add", "join", "say", "ask"} {
+		op, ok := doc.Operations["gateway."+event]
+		if !ok {
+			t.Errorf("no operation for %s", event)
+			continue
+		}
+		prefix := "#/channels/gateway/messages/"
+		if op.Action != "receive" || len(op.Messages) != 1 || op.Messages[0].Ref != prefix+event {
+			t.Errorf("%s: %s %v", event, op.Action, op.Messages)
+		}
+		if len(op.Reply.Messages) != 2 || op.Reply.Messages[0].Ref != prefix+event+".ack" || op.Reply.Messages[1].Ref != prefix+"error" {
+			t.Errorf("%s reply: %v", event, op.Reply.Messages)
+		}
+	}
+	if req := doc.Components.Schemas["addIn"].Required; !slices.Equal(req, []string{"a", "b"}) {
+		t.Errorf("addIn required %v, want [a b]", req)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/hub"
+	"github.com/fiberws/fiberws/middleware/asyncapi"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -80,6 +81,16 @@ func newTour(opts options) (*tour, error) {
 	// A plain HTTP route beside the WebSocket ones: how many resources the
 	// /data connections hold right now.
 	t.app.Get("/stats", t.resources.stats)
+	// The protocol of every route above, for client teams: the page at
+	// /asyncapi, the AsyncAPI 3 document at /asyncapi.json and .yaml.
+	t.app.Use(asyncapi.New(asyncapi.Config{
+		Server: srv,
+		Info: asyncapi.Info{
+			Title:       "fiberws tour",
+			Version:     "1.0.0",
+			Description: "Every feature of revali's WebSocket chapter as a fiberws route; README.md maps sections to routes.",
+		},
+	}))
 	return t, nil
 }
 

@@ -1,26 +1,31 @@
-// Browser test of examples/chat: builds and starts the chat on a free
-// loopback port, opens the page twice in headless Chromium (Debian's
-// /usr/bin/chromium, driven by playwright-core; no browser is downloaded),
-// joins one room under two names, checks presence and live messages both
-// ways and the name guard, and saves a screenshot. Then, with a
-// redis-server (Debian's; required when FIBERWS_CI=1, else skipped), it
-// runs two chat nodes on one Redis and opens one page on each. Every wait
-// is bounded; the last line is "e2e: N passed, M failed" and the exit code
-// is non-zero on any failure.
+// Browser tests of the examples, in headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core; no browser is downloaded).
+// The chat: built and started on a free loopback port, its page opened
+// twice, one room joined under two names, presence and live messages
+// checked both ways and the name guard, a screenshot saved. The AsyncAPI
+// documents of the tour, the chat and the gateway: checked with the
+// official parser (@asyncapi/parser, zero errors, JSON and YAML), their
+// pages rendered with every request off the server refused (each channel
+// shown; a screenshot of the tour's). Then, with a redis-server (Debian's;
+// required when FIBERWS_CI=1, else skipped), two chat nodes on one Redis
+// with one page on each. Every wait is bounded; the last line is
+// "e2e: N passed, M failed" and the exit code is non-zero on any failure.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Parser as AsyncAPIParser } from "@asyncapi/parser";
 import { chromium } from "playwright-core";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
 const screenshot = path.join(here, "screenshot.png");
+const asyncapiScreenshot = path.join(here, "asyncapi-tour.png");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const STEP_TIMEOUT = 10_000; // any single browser wait
-const TOTAL_TIMEOUT = 240_000; // the whole run, build included
+const TOTAL_TIMEOUT = 420_000; // the whole run, builds included
 
 const results = [];
 let servers = [];
@@ -69,15 +74,15 @@ function freePort() {
   });
 }
 
-// startChat builds the example (once) and runs it with args; it resolves
-// with the page URL once the server answers HTTP.
-let built = null;
-async function startChat(...args) {
-  const bin = path.join(tmp, "chat");
-  if (!built) {
-    console.log("building examples/chat…");
-    execFileSync("go", ["build", "-o", bin, "./examples/chat"], { cwd: repo, stdio: "inherit", timeout: 180_000 });
-    built = bin;
+// startExample builds examples/<name> (once) and runs it with args; it
+// resolves with the server's base URL once it answers HTTP.
+const built = new Set();
+async function startExample(name, ...args) {
+  const bin = path.join(tmp, name);
+  if (!built.has(name)) {
+    console.log(`building examples/${name}…`);
+    execFileSync("go", ["build", "-o", bin, `./examples/${name}`], { cwd: repo, stdio: "inherit", timeout: 180_000 });
+    built.add(name);
   }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}/`;
@@ -87,22 +92,22 @@ async function startChat(...args) {
   server.stdout.on("data", (d) => (log += d));
   server.stderr.on("data", (d) => (log += d));
   server.on("exit", (code, sig) => {
-    if (servers.includes(server)) console.log(`chat server exited (${code ?? sig})`);
+    if (servers.includes(server)) console.log(`${name} server exited (${code ?? sig})`);
   });
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
       const res = await fetch(base, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) break;
+      if (res.status < 500) break;
     } catch {
       // not up yet
     }
     if (Date.now() > deadline || server.exitCode !== null) {
-      throw new Error(`chat server did not come up on ${base}; its output:\n${log}`);
+      throw new Error(`${name} server did not come up on ${base}; its output:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  console.log(`chat server up: ${log.trim().split("\n")[0]} (serving ${base})`);
+  console.log(`${name} server up: ${log.trim().split("\n")[0]} (serving ${base})`);
   return base;
 }
 
@@ -115,7 +120,9 @@ async function stopProcess(s) {
   clearTimeout(t);
 }
 
-async function stopChat() {
+const startChat = (...args) => startExample("chat", ...args);
+
+async function stopServers() {
   const list = servers;
   servers = [];
   await Promise.all(list.map(stopProcess));
@@ -159,7 +166,7 @@ async function cleanup() {
     browser = null;
     await Promise.race([b.close().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
   }
-  await stopChat();
+  await stopServers();
   rmSync(tmp, { recursive: true, force: true });
 }
 
@@ -178,6 +185,74 @@ async function openChat(base, name, room) {
 
 async function members(page) {
   return page.$$eval("#members li", (lis) => lis.map((li) => li.dataset.name));
+}
+
+// checkAsyncAPI runs one example and checks its protocol documents: the
+// official parser reports no error in the JSON or the YAML, the expected
+// routes are channels, and the page shows every channel with nothing
+// loaded from anywhere but the server.
+const expectedChannels = {
+  tour: ["/modes/two-way", "/modes/receive-only", "/modes/send-only", "/messages/json", "/heartbeat", "/chat/room"],
+  chat: ["/ws/{room}"],
+  gateway: ["/gateway"],
+};
+
+async function checkAsyncAPI(example) {
+  let base;
+  await test(`${example}: the official AsyncAPI parser accepts /asyncapi.json and /asyncapi.yaml`, async () => {
+    base = await startExample(example);
+    const parser = new AsyncAPIParser();
+    for (const file of ["asyncapi.json", "asyncapi.yaml"]) {
+      const res = await fetch(base + file, { signal: AbortSignal.timeout(5000) });
+      assert(res.ok, `GET /${file}: ${res.status}`);
+      const text = await res.text();
+      const { document, diagnostics } = await parser.parse(text);
+      const errors = diagnostics.filter((d) => d.severity === 0);
+      assert(document && errors.length === 0, `${file}: ${errors.map((d) => `${d.code} ${d.message} at /${d.path.join("/")}`).join("; ")}`);
+      const addresses = document.channels().all().map((c) => c.address());
+      for (const want of expectedChannels[example]) {
+        assert(addresses.includes(want), `${file}: no channel ${want} among ${addresses.join(", ")}`);
+      }
+    }
+  });
+  await test(`${example}: the /asyncapi page renders every channel offline`, async () => {
+    assert(base, "server not started");
+    const doc = await (await fetch(base + "asyncapi.json", { signal: AbortSignal.timeout(5000) })).json();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const origin = new URL(base).origin;
+    const refused = [];
+    await context.route("**/*", (route) => {
+      const url = route.request().url();
+      if (url.startsWith(origin + "/")) return route.continue();
+      refused.push(url);
+      return route.abort();
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(STEP_TIMEOUT);
+    const errors = [];
+    page.on("pageerror", (err) => errors.push(String(err)));
+    page.on("requestfailed", (req) => errors.push(`request failed: ${req.url()}`));
+    const res = await page.goto(base + "asyncapi");
+    assert(res && res.ok(), `GET /asyncapi: ${res && res.status()}`);
+    const shown = await page.$$eval("section.channel", (els) => els.map((el) => [el.dataset.channel, el.querySelector(".address").textContent]));
+    for (const [id, ch] of Object.entries(doc.channels)) {
+      const found = shown.find(([sid]) => sid === id);
+      assert(found, `channel ${id} (${ch.address}) not on the page`);
+      assert(found[1] === ch.address, `channel ${id}: page shows ${found[1]}, want ${ch.address}`);
+      assert(await page.isVisible(`section.channel[data-channel="${id}"]`), `channel ${id} not visible`);
+    }
+    assert(shown.length === Object.keys(doc.channels).length, `page has ${shown.length} channels, document ${Object.keys(doc.channels).length}`);
+    const ops = await page.$$eval("tr.operation", (els) => els.length);
+    assert(ops === Object.keys(doc.operations).length, `page has ${ops} operations, document ${Object.keys(doc.operations).length}`);
+    assert(refused.length === 0, `the page asked for other hosts: ${refused.join(", ")}`);
+    assert(errors.length === 0, `page errors: ${errors.join("; ")}`);
+    if (example === "tour") {
+      await page.screenshot({ path: asyncapiScreenshot, fullPage: false });
+      console.log(`screenshot: ${asyncapiScreenshot}`);
+    }
+    await context.close();
+  });
+  await stopServers();
 }
 
 async function main() {
@@ -255,6 +330,10 @@ async function main() {
     assert((await members(ann)).join(",") === "ann", `ann sees members ${await members(ann)}`);
     assert(ann.errors.length === 0, `page errors: ${ann.errors}`);
   });
+
+  for (const example of ["tour", "chat", "gateway"]) {
+    await checkAsyncAPI(example);
+  }
 
   const redisURL = await startRedis();
   if (!redisURL) {

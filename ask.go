@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fiberws/fiberws/hooks"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,14 +86,15 @@ type askTable struct {
 	// look for answers.
 	waiting atomic.Int64
 	acks    atomic.Int64 // answers received (Summary.Events)
+	live    []hooks.RouteObserver
 
 	mu      sync.Mutex
 	next    uint64
 	pending map[uint64]chan []byte
 }
 
-func newAskTable(format EventFormat, limit int) *askTable {
-	return &askTable{format: format, limit: limit}
+func newAskTable(format EventFormat, limit int, live []hooks.RouteObserver) *askTable {
+	return &askTable{format: format, limit: limit, live: live}
 }
 
 // open registers a new Ask.
@@ -126,6 +128,9 @@ func (a *askTable) cancel(id uint64) {
 func (a *askTable) resolve(f EventFrame, count bool) {
 	if count {
 		a.acks.Add(1)
+		for _, ro := range a.live {
+			ro.Event(AckEvent)
+		}
 	}
 	if !f.HasID {
 		return

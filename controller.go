@@ -93,9 +93,9 @@ func (srv *Server) Register(router fiber.Router, controllers ...Controller) erro
 		return err
 	}
 	for _, m := range mounts {
+		srv.addRoute(base+m.prefix+m.route.path, m)
 		router.Group(m.prefix).Get(m.route.path, m.handlers()...)
 		srv.addPattern(base + m.prefix + m.route.path)
-		srv.addRoute(base+m.prefix+m.route.path, m)
 	}
 	srv.fitPartialBudget(mounts)
 	if app := appOf(router); app != nil {

@@ -87,8 +87,11 @@ func (srv *Server) Routes() []RouteInfo {
 	return out
 }
 
-// addRoute records a mounted route for Routes; the caller holds no lock.
+// addRoute records a mounted route for Routes and gives its LiveObservers
+// their say, before the route can take connections; the caller holds no
+// lock.
 func (srv *Server) addRoute(pattern string, mr *mountedRoute) {
+	mr.watch(pattern)
 	perIP := srv.cfg.MaxConnectionsPerIP
 	if mr.limits.perIP != nil {
 		perIP = mr.limits.perIP.limit

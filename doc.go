@@ -150,6 +150,13 @@
 // Concurrency, and package listener, protect what comes before the
 // upgrade. SECURITY.md lists them all, with the production setup.
 //
+// # Metrics
+//
+// An observer that is a hooks.LiveObserver hears every connection and
+// message of each route as it happens, not only the summary at close:
+// package metrics/prometheus is one, exporting live Prometheus metrics
+// labelled by route pattern. Routes without one pay nothing for it.
+//
 // # Documenting
 //
 // WithDoc gives a route a title, summary and description and names the

@@ -86,7 +86,7 @@ func Events(path string, opts ...Option) Route {
 		c := &Conn[Event]{Session: s, enc: eventEncoder(format), events: true}
 		h := &eventHandler{c: c, format: format, common: common, specs: specs, byName: byName, counts: make([]int64, len(specs))}
 		s.events = h
-		s.asks = newAskTable(format, maxAsks)
+		s.asks = newAskTable(format, maxAsks, s.route.live)
 		return h
 	}
 	return r
@@ -289,6 +289,9 @@ func (h *eventHandler) handle(ctx context.Context, m *Message) error {
 	}
 	sp := &h.specs[i]
 	h.counts[i]++
+	for _, ro := range h.c.Session.route.live {
+		ro.Event(sp.name)
+	}
 	v := h.c.Session.route.eventValidators[i]
 	out, decodeFailed, err := h.run(ctx, sp, f.Data, v)
 	if decodeFailed && guessed {

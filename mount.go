@@ -44,6 +44,8 @@ type mountedRoute struct {
 	// data type it has nothing to check in.
 	validator       Validator
 	eventValidators []Validator
+	// live are the route's observers of LiveObservers (watch).
+	live []hooks.RouteObserver
 	// ctrlName and ctrlDoc describe the controller, for Server.Routes.
 	ctrlName string
 	ctrlDoc  Doc
@@ -100,6 +102,18 @@ func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute 
 		mr.closes = append(mr.closes, cc.OnClose)
 	}
 	return mr
+}
+
+// watch asks the route's LiveObservers for their RouteObservers, under the
+// route's full pattern; before the route can take connections.
+func (mr *mountedRoute) watch(pattern string) {
+	for _, o := range mr.observers {
+		if lo, ok := o.(hooks.LiveObserver); ok {
+			if ro := lo.Route(pattern); ro != nil {
+				mr.live = append(mr.live, ro)
+			}
+		}
+	}
 }
 
 // scope returns the controller's components of one kind, if it has any.

@@ -123,6 +123,9 @@ func (mr *mountedRoute) open(s *Session) {
 	if !admitted {
 		_ = s.closeWith(CloseTryAgainLater, ReasonTooManyConnections, hooks.ByServer, nil)
 	}
+	for _, ro := range mr.live {
+		ro.Opened()
+	}
 	s.setupLimits()
 	s.setupControlHandlers()
 	if mr.keepalive != nil {
@@ -179,6 +182,9 @@ func (s *Session) read() bool {
 		}
 		s.msgsIn.Add(1)
 		s.bytesIn.Add(int64(len(buf.b)))
+		for _, ro := range s.route.live {
+			ro.Received(len(buf.b))
+		}
 		if s.asks != nil && s.asks.take(buf.b) {
 			// An answer to an Ask: matched here, not queued behind the
 			// handler that may be waiting for it.
@@ -390,9 +396,19 @@ func (s *Session) process(h messageHandler, m *Message) bool {
 	if s.events != nil {
 		s.events.peek(m) // the pre-interceptors see the event's name
 	}
+	var start time.Time
+	if len(s.route.live) > 0 {
+		start = time.Now()
+	}
 	err := s.runPre(m)
 	if err == nil {
 		err = s.callHandler(h, m)
+	}
+	if len(s.route.live) > 0 {
+		d := time.Since(start)
+		for _, ro := range s.route.live {
+			ro.Handled(d)
+		}
 	}
 	if err == nil {
 		return true
@@ -539,7 +555,11 @@ func (s *Session) finish() {
 	s.runCleanups()
 	s.route.leave(s.req.ip)
 	s.route.srv.untrack(s)
-	s.route.observeSummary(s.summary())
+	sum := s.summary()
+	for _, ro := range s.route.live {
+		ro.Closed(sum)
+	}
+	s.route.observeSummary(sum)
 }
 
 func (s *Session) runCleanups() {

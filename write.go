@@ -79,6 +79,9 @@ func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessa
 	}
 	s.msgsOut.Add(1)
 	s.bytesOut.Add(int64(len(data)))
+	for _, ro := range s.route.live {
+		ro.Sent(len(data))
+	}
 	return nil
 }
 

@@ -2,7 +2,8 @@
 // /usr/bin/chromium, driven by playwright-core; no browser is downloaded).
 // The chat: built and started on a free loopback port, its page opened
 // twice, one room joined under two names, presence and live messages
-// checked both ways and the name guard, a screenshot saved. The AsyncAPI
+// checked both ways and the name guard, a screenshot saved; its /metrics
+// scraped under load (20 sockets from a page) and drawn. The AsyncAPI
 // documents of the tour, the chat and the gateway: checked with the
 // official parser (@asyncapi/parser, zero errors, JSON and YAML), their
 // pages rendered with every request off the server refused (each channel
@@ -23,6 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
 const screenshot = path.join(here, "screenshot.png");
 const asyncapiScreenshot = path.join(here, "asyncapi-tour.png");
+const metricsPicture = path.join(here, "chat-metrics.png");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const STEP_TIMEOUT = 10_000; // any single browser wait
 const TOTAL_TIMEOUT = 420_000; // the whole run, builds included
@@ -255,6 +257,95 @@ async function checkAsyncAPI(example) {
   await stopServers();
 }
 
+// scrapeMetrics reads the chat's /metrics as "name{labels}" -> value.
+async function scrapeMetrics(base) {
+  const text = await (await fetch(base + "metrics", { signal: AbortSignal.timeout(5000) })).text();
+  const out = {};
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const i = line.lastIndexOf(" ");
+    out[line.slice(0, i)] = Number(line.slice(i + 1));
+  }
+  return out;
+}
+
+// checkMetrics loads the chat (20 members in one room from a browser
+// page, each sending a message every 100 ms, one refused name) while
+// scraping /metrics every half second: the live values must move, and
+// the run is drawn as e2e/chat-metrics.png (docs/METRICS.md shows it).
+async function checkMetrics() {
+  await test("chat: /metrics shows live connections, messages and rejections under load", async () => {
+    const base = await startChat();
+    const route = 'route="/ws/:room"';
+    const context = await browser.newContext({ viewport: { width: 1000, height: 560 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(STEP_TIMEOUT);
+    await page.goto(base);
+    const wsBase = base.replace("http", "ws");
+    await page.evaluate((wsBase) => {
+      window.loadSockets = [];
+      for (let i = 0; i < 20; i++) {
+        const ws = new WebSocket(`${wsBase}ws/load?name=user${i}`);
+        ws.onopen = () => {
+          ws.timer = setInterval(() => ws.send(JSON.stringify({ text: `message from user${i}` })), 100);
+        };
+        window.loadSockets.push(ws);
+      }
+    }, wsBase);
+    // The name guard answers before the upgrade check: 400, not 426.
+    const refused = await fetch(`${base}ws/load?name=`, { signal: AbortSignal.timeout(5000) });
+    assert(refused.status === 400, `empty name: ${refused.status}, want 400`);
+    const samples = [];
+    const start = Date.now();
+    for (let i = 0; i < 16; i++) {
+      const m = await scrapeMetrics(base);
+      samples.push({ t: (Date.now() - start) / 1000, m });
+      if (i === 12) {
+        await page.evaluate(() => window.loadSockets.slice(0, 8).forEach((ws) => { clearInterval(ws.timer); ws.close(1000, "bye"); }));
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const peak = Math.max(...samples.map((s) => s.m[`fiberws_connections_active{${route}}`] || 0));
+    const last = samples[samples.length - 1].m;
+    assert(peak === 20, `peak active connections ${peak}, want 20`);
+    assert(last[`fiberws_connections_active{${route}}`] === 12, `active after 8 left: ${last[`fiberws_connections_active{${route}}`]}, want 12`);
+    assert(last[`fiberws_upgrade_rejections_total{${route},status="400"}`] === 1, "the 400 is not counted");
+    assert(last[`fiberws_messages_received_total{${route}}`] > 500, `messages received ${last[`fiberws_messages_received_total{${route}}`]}`);
+    assert(last[`fiberws_connections_closed_total{closed_by="client",code="1000",${route}}`] === 8, `closes: ${JSON.stringify(Object.entries(last).filter(([k]) => k.startsWith("fiberws_connections_closed")))}`);
+    assert(last["fiberws_hub_members"] === 12 && last["fiberws_hub_rooms"] === 1, `hub: ${last["fiberws_hub_rooms"]} rooms, ${last["fiberws_hub_members"]} members`);
+    await page.evaluate(() => window.loadSockets.forEach((ws) => { clearInterval(ws.timer); ws.close(); }));
+    await drawMetrics(context, samples, route);
+    await context.close();
+    await stopServers();
+  });
+}
+
+// drawMetrics draws the samples (open connections; messages per second in
+// and out) as an SVG chart and saves a screenshot of it.
+async function drawMetrics(context, samples, route) {
+  const rate = (name) => samples.slice(1).map((s, i) => ({ t: s.t, v: ((s.m[name] || 0) - (samples[i].m[name] || 0)) / (s.t - samples[i].t) }));
+  const series = [
+    { label: "open connections", color: "#2456c8", axis: "left", points: samples.map((s) => ({ t: s.t, v: s.m[`fiberws_connections_active{${route}}`] || 0 })) },
+    { label: "messages in /s", color: "#1f7a4d", axis: "right", points: rate(`fiberws_messages_received_total{${route}}`) },
+    { label: "messages out /s", color: "#8a4b00", axis: "right", points: rate(`fiberws_messages_sent_total{${route}}`) },
+  ];
+  const W = 900, H = 420, L = 60, R = 70, T = 50, B = 50;
+  const tMax = samples[samples.length - 1].t;
+  const max = (axis) => Math.max(1, ...series.filter((s) => s.axis === axis).flatMap((s) => s.points.map((p) => p.v))) * 1.1;
+  const yMax = { left: max("left"), right: max("right") };
+  const x = (t) => L + (t / tMax) * (W - L - R);
+  const y = (v, axis) => H - B - (v / yMax[axis]) * (H - T - B);
+  const lines = series.map((s) => `<polyline fill="none" stroke="${s.color}" stroke-width="2.5" points="${s.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v, s.axis).toFixed(1)}`).join(" ")}"/>`).join("");
+  const legend = series.map((s, i) => `<rect x="${L + i * 220}" y="14" width="14" height="14" fill="${s.color}"/><text x="${L + i * 220 + 20}" y="26">${s.label}${s.axis === "right" ? " (right axis)" : ""}</text>`).join("");
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${L - 8}" y="${y(f * yMax.left, "left") + 4}" text-anchor="end">${Math.round(f * yMax.left)}</text><text x="${W - R + 8}" y="${y(f * yMax.right, "right") + 4}">${Math.round(f * yMax.right)}</text><line x1="${L}" x2="${W - R}" y1="${y(f * yMax.left, "left")}" y2="${y(f * yMax.left, "left")}" stroke="#dde1e8"/>`).join("");
+  const xTicks = Array.from({ length: Math.floor(tMax) + 1 }, (_, t) => `<text x="${x(t)}" y="${H - B + 18}" text-anchor="middle">${t}</text>`).join("");
+  const html = `<!doctype html><body style="margin:0;font:14px system-ui,sans-serif;background:#fff"><div style="padding:16px 20px 0"><b>examples/chat under load</b> — scraped from GET /metrics every 0.5 s: 20 browser sockets join one room, each sending a message every 100 ms; 8 leave at ${samples[13].t.toFixed(1)} s. Every message fans out to the room, so out ≈ in × members.</div><svg width="${W}" height="${H}" font-size="13" fill="#1d2330">${legend}${ticks}${xTicks}${lines}<text x="${(W) / 2}" y="${H - 12}" text-anchor="middle">seconds</text></svg></body>`;
+  const page = await context.newPage();
+  await page.setContent(html);
+  await page.screenshot({ path: metricsPicture });
+  console.log(`screenshot: ${metricsPicture}`);
+}
+
 async function main() {
   const base = await startChat();
   browser = await chromium.launch({
@@ -330,6 +421,8 @@ async function main() {
     assert((await members(ann)).join(",") === "ann", `ann sees members ${await members(ann)}`);
     assert(ann.errors.length === 0, `page errors: ${ann.errors}`);
   });
+
+  await checkMetrics();
 
   for (const example of ["tour", "chat", "gateway"]) {
     await checkAsyncAPI(example);

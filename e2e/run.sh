@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser tests of the examples (the chat; the AsyncAPI documents and
-# pages of the tour, the chat and the gateway). Installs what it needs on a
+# Browser tests of the examples (the chat, and its /metrics under load
+# drawn as chat-metrics.png; the AsyncAPI documents and pages of the tour,
+# the chat and the gateway). Installs what it needs on a
 # fresh Debian machine (as root): Chromium from Debian when /usr/bin/chromium is
 # missing, Node.js when node is missing, redis-server under CI (the
 # two-node test; skipped without it elsewhere), and playwright-core and

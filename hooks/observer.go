@@ -18,6 +18,38 @@ type Observer interface {
 	OnSummary(s Summary)
 }
 
+// LiveObserver is an Observer that also watches each route as it runs:
+// metrics (package metrics/prometheus) that move while connections are
+// open, not only when they close. Route is called once per route when it
+// is mounted, with its pattern ("/ws/:room"); the RouteObserver it
+// returns (nil: none) hears of that route's connections and messages.
+// Routes without a LiveObserver pay nothing for the feature.
+type LiveObserver interface {
+	Observer
+	Route(pattern string) RouteObserver
+}
+
+// RouteObserver hears of one route's connections and messages as they
+// happen. Its methods run on the connections' goroutines, in the message
+// path, concurrently: keep each to the cost of a counter.
+type RouteObserver interface {
+	// Opened: a request became a connection (after the upgrade).
+	Opened()
+	// Received: a data message of n payload bytes arrived; Sent: one was
+	// written.
+	Received(n int)
+	Sent(n int)
+	// Handled: the handler (with the interceptors) took d for one message
+	// or the on-connect trigger.
+	Handled(d time.Duration)
+	// Event: an event route's handler for event name ran (registered
+	// names only, and AckEvent for the clients' answers to asks).
+	Event(name string)
+	// Closed: the connection has wound down; s is its summary, as
+	// OnSummary gets it.
+	Closed(s Summary)
+}
+
 // ClosedBy tells which side ended a connection.
 type ClosedBy string
 

@@ -49,7 +49,8 @@ type Hub struct {
 	// under h.mu; Close waits for them, so none reaches the broker after.
 	brokerCalls sync.WaitGroup
 
-	slowConsumers atomic.Int64
+	// Counters for Stats.
+	slowConsumers, broadcasts, brokerErrors atomic.Int64
 	// done is closed by Close; refreshing tells that the presence
 	// refresher runs (guarded by mu).
 	done       chan struct{}
@@ -176,6 +177,43 @@ func (h *Hub) Rooms() []string {
 	h.mu.Unlock()
 	slices.Sort(names)
 	return names
+}
+
+// Stats is a snapshot of a hub for metrics (package metrics/prometheus):
+// its rooms and members on this node now, and counters since New.
+type Stats struct {
+	// Rooms is the rooms with at least one member on this hub; Members
+	// the connections in them (a connection in two rooms counts once).
+	Rooms, Members int
+	// Broadcasts counts Publish calls (Broadcast's included) that
+	// published a message; SlowConsumers the members dropped as slow
+	// consumers; BrokerErrors the broker calls that failed (publishes,
+	// including presence announcements, and subscriptions).
+	Broadcasts, SlowConsumers, BrokerErrors int64
+}
+
+// Stats returns the hub's snapshot. It takes the hub's locks briefly, as
+// Rooms does: call it at scrape time, not per message.
+func (h *Hub) Stats() Stats {
+	var st Stats
+	in := map[*member]struct{}{}
+	h.mu.Lock()
+	for _, r := range h.rooms {
+		r.mu.RLock()
+		if len(r.members) > 0 {
+			st.Rooms++
+		}
+		for m := range r.members {
+			in[m] = struct{}{}
+		}
+		r.mu.RUnlock()
+	}
+	h.mu.Unlock()
+	st.Members = len(in)
+	st.Broadcasts = h.broadcasts.Load()
+	st.SlowConsumers = h.slowConsumers.Load()
+	st.BrokerErrors = h.brokerErrors.Load()
+	return st
 }
 
 // Close empties every room, cancels the broker subscriptions, discards

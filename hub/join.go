@@ -220,6 +220,7 @@ func (h *Hub) subscribe(ctx context.Context, roomName string) error {
 		return nil
 	}
 	if err != nil {
+		h.brokerErrors.Add(1)
 		delete(h.rooms, roomName)
 		return err
 	}

@@ -161,7 +161,9 @@ func (h *Hub) removePresence(room string, m *member, data []byte) {
 
 // announce publishes a presence event to the room on every node.
 func (h *Hub) announce(ctx context.Context, ev PresenceEvent) {
-	_ = h.broker.Publish(ctx, ev.Room, Envelope{Origin: h.id, Presence: &ev})
+	if err := h.broker.Publish(ctx, ev.Room, Envelope{Origin: h.id, Presence: &ev}); err != nil {
+		h.brokerErrors.Add(1)
+	}
 }
 
 // Presence lists the members of room that joined WithPresence, on every

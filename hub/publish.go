@@ -65,7 +65,9 @@ func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedM
 	} else {
 		err = h.broker.Publish(ctx, roomName, env)
 	}
+	h.broadcasts.Add(1)
 	if err != nil {
+		h.brokerErrors.Add(1)
 		if r != nil {
 			// The broker could not take it (Redis is down): this node's
 			// members still get it, and the caller hears that the others

@@ -69,7 +69,7 @@ var serveWrap []string
 
 func main() {
 	var (
-		serveKind  = flag.String("serve", "", "internal: run a server child of this kind (raw, rawjson, rawevent, string, json, event)")
+		serveKind  = flag.String("serve", "", "internal: run a server child of this kind (raw, rawjson, rawevent, string, json, event, stringmetrics)")
 		servePing  = flag.Duration("serve-ping", 0, "internal: keep-alive ping interval of the server child")
 		serveProf  = flag.String("serve-prof", "", "internal: directory for the server child's profiles")
 		serveRedis = flag.String("serve-redis", "", "internal: Redis URL for the server child's hub broker")
@@ -401,7 +401,7 @@ func run(o options) error {
 		for round := 0; round < o.rounds; round++ {
 			// Alternate the order of A and B from round to round; the
 			// JSON and event servers run as one group, reversed.
-			groups := [][]string{{kindRaw, kindString}, {kindRawJSON, kindJSON, kindRawEvent, kindEvent}}
+			groups := [][]string{{kindRaw, kindString, kindStringMetrics}, {kindRawJSON, kindJSON, kindRawEvent, kindEvent}}
 			for _, g := range groups {
 				g = slices.Clone(g)
 				if round%2 == 1 {
@@ -468,6 +468,8 @@ func serverName(kind string) string {
 		return "raw contrib+event"
 	case kindEvent:
 		return "fiberws event"
+	case kindStringMetrics:
+		return "fiberws string +metrics"
 	}
 	return kind
 }

@@ -18,8 +18,12 @@ import (
 	"github.com/goccy/go-json"
 	contribws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fiberws/fiberws"
+	fwprom "github.com/fiberws/fiberws/metrics/prometheus"
 )
 
 // Server kinds a child process can run (-serve).
@@ -33,6 +37,9 @@ const (
 	// event's name and encodes the acknowledgement.
 	kindRawEvent = "rawevent"
 	kindEvent    = "event" // fiberws event route (Events) with one "echo" event
+	// kindStringMetrics is the string route with live Prometheus metrics
+	// (metrics/prometheus) observing it.
+	kindStringMetrics = "stringmetrics"
 )
 
 // payload is the JSON message of the JSON echo runs.
@@ -104,7 +111,7 @@ func serve(kind string, ping time.Duration, profDir, redisURL string) error {
 			echo(c)
 		}))
 		app.Get("/bc", contribws.New(bc.rawMember))
-	case kindString, kindJSON, kindEvent:
+	case kindString, kindJSON, kindEvent, kindStringMetrics:
 		var opts []fiberws.Option
 		if ping > 0 {
 			opts = append(opts, fiberws.WithPing(ping, 2*ping))
@@ -127,7 +134,17 @@ func serve(kind string, ping time.Duration, profDir, redisURL string) error {
 			return err
 		}
 		routes := []fiberws.Route{route, bcRoute}
-		if err := fiberws.New(fiberws.Config{MaxConnections: -1}).Register(app, benchCtrl{routes: routes}); err != nil {
+		cfg := fiberws.Config{MaxConnections: -1}
+		if kind == kindStringMetrics {
+			registry := prometheus.NewRegistry()
+			metrics, err := fwprom.New(fwprom.Config{Registerer: registry})
+			if err != nil {
+				return err
+			}
+			cfg.Observers = []fiberws.Observer{metrics}
+			app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
+		}
+		if err := fiberws.New(cfg).Register(app, benchCtrl{routes: routes}); err != nil {
 			return err
 		}
 	default:

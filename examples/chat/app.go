@@ -10,9 +10,14 @@ import (
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/hub"
+	fwprom "github.com/fiberws/fiberws/metrics/prometheus"
 	"github.com/fiberws/fiberws/middleware/asyncapi"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 //go:embed static
@@ -64,11 +69,25 @@ func newApp(opts options) (*fiber.App, *hub.Hub, error) {
 	rooms := hub.New(HubConfig(hcfg))
 	chat := NewChat(rooms, opts.ping)
 
+	// Live Prometheus metrics (connections, messages, bytes, rejections,
+	// handler and connection times, rooms), scraped at GET /metrics. A
+	// registry of the app's own, so that apps built side by side (the
+	// tests) do not collide on the global one.
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := fwprom.New(fwprom.Config{Registerer: registry})
+	if err != nil {
+		_ = rooms.Close()
+		return nil, nil, err
+	}
+	metrics.WatchHub(rooms)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
+
 	// App-scope lifecycle: one log line per connection (route, duration,
 	// close code, messages and bytes each way) and per rejected request.
 	ws := fiberws.New(fiberws.Config{
 		Logger:              opts.logger,
-		Observers:           []fiberws.Observer{hooks.SlogObserver(opts.logger)},
+		Observers:           []fiberws.Observer{hooks.SlogObserver(opts.logger), metrics},
 		MaxConnections:      10000,
 		MaxConnectionsPerIP: opts.maxPerIP,
 	})

@@ -13,6 +13,8 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/goccy/go-json"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // serve starts the chat on a loopback port, quiet unless a test fails.
@@ -309,4 +311,74 @@ func TestBurstKeepsEveryoneConnected(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// A scrape of /metrics while two members are connected shows the live
+// values: 2 connections, the messages so far, a 400 rejection with its
+// status, the room.
+func TestMetrics(t *testing.T) {
+	srv := serve(t)
+	ann, _ := join(t, srv, "lobby", "ann")
+	bob, _ := join(t, srv, "lobby", "bob")
+	read(t, ann, "join")
+	ann.SendJSON(Incoming{Text: "hi bob"})
+	read(t, ann, "message")
+	read(t, bob, "message")
+	if _, res, err := srv.TryDial("/ws/lobby?name="); err == nil || res == nil || res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("empty name: %v, want 400", err)
+	}
+	want := map[string]float64{
+		`fiberws_connections_active{route="/ws/:room"}`:                    2,
+		`fiberws_messages_received_total{route="/ws/:room"}`:               1,
+		`fiberws_upgrade_rejections_total{route="/ws/:room",status="400"}`: 1,
+		`fiberws_hub_rooms`:   1,
+		`fiberws_hub_members`: 2,
+	}
+	var got map[string]float64
+	fiberwstest.Eventually(t, func() bool {
+		got = scrapeChat(t, srv.HTTPURL("/metrics"))
+		for k, v := range want {
+			if got[k] != v {
+				return false
+			}
+		}
+		// Welcome, join and the message to each: at least 5 sent.
+		return got[`fiberws_messages_sent_total{route="/ws/:room"}`] >= 5
+	}, "metrics %v, want %v", got, want)
+}
+
+// scrapeChat reads the exposition as name{labels} -> value (histogram
+// buckets and the Go runtime's metrics included).
+func scrapeChat(t *testing.T, u string) map[string]float64 {
+	t.Helper()
+	res, err := (&http.Client{Timeout: fiberwstest.Timeout}).Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, m := range f.Metric {
+			var labels []string
+			for _, l := range m.Label {
+				labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			key := name
+			if len(labels) > 0 {
+				key += "{" + strings.Join(labels, ",") + "}"
+			}
+			switch {
+			case m.Counter != nil:
+				out[key] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[key] = m.Gauge.GetValue()
+			}
+		}
+	}
+	return out
 }

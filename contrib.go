@@ -172,8 +172,8 @@ func (s *Session) recordPeerClose() {
 }
 
 // contribLinger is how long a Contrib connection whose handler returned
-// while it was still open waits, after its close frame, before TCP is
-// dropped: the frame gets out, and the client's answer is not read (a
+// waits, after its close frame (sent then, or by Session.Close before),
+// before TCP is dropped: the frame gets out, and the client's answer is not read (a
 // goroutine of the handler may still be reading, and two readers must
 // never meet).
 const contribLinger = 100 * time.Millisecond
@@ -195,11 +195,11 @@ func (s *Session) endContrib() {
 			default:
 				s.abort(err)
 			}
-			s.writeMu.Unlock()
-			time.Sleep(contribLinger)
-		} else {
-			s.writeMu.Unlock()
 		}
+		s.writeMu.Unlock()
+		// Ours or Session.Close's: the close frame must reach the client
+		// before TCP is dropped, as a reset discards what it has not read.
+		time.Sleep(contribLinger)
 	}
 	s.stopReading()
 }

@@ -100,8 +100,8 @@ func BenchmarkEncode(b *testing.B) {
 	})
 }
 
-// BenchmarkPrepare is the per-broadcast cost of fiberws.Prepare (encode
-// once, frame once), which a hub pays once for all receivers.
+// BenchmarkPrepare is the cost of fiberws.Prepare (encode once; framing
+// waits for a second receiver), which a hub pays once for all receivers.
 func BenchmarkPrepare(b *testing.B) {
 	b.Run("string", func(b *testing.B) {
 		s := string(benchText)
@@ -135,6 +135,42 @@ func BenchmarkSendPrepared(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if err := s.sendPrepared(p); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSendOne is what hub.Send to one member costs fiberws: Prepare
+// and one write (no frame is built for a single receiver).
+func BenchmarkSendOne(b *testing.B) {
+	s := benchSession(b, WebSocket("/", echoString))
+	msg := string(benchText)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		p, err := Prepare(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.sendPrepared(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSendTwo is Prepare and two writes: the second builds the frame
+// once, what every broadcast to more than one receiver pays.
+func BenchmarkSendTwo(b *testing.B) {
+	s := benchSession(b, WebSocket("/", echoString))
+	msg := string(benchText)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		p, err := Prepare(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range 2 {
+			if err := s.sendPrepared(p); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

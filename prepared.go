@@ -3,6 +3,8 @@ package fiberws
 import (
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -13,11 +15,18 @@ import (
 // PreparedMessage is a message encoded and framed once, to be sent to many
 // connections: what a broadcast uses so that N receivers cost one encode.
 // Make one with Prepare and send it with Conn.SendPrepared.
+//
+// Framing is lazy: the first receiver gets a plain write, and the frame is
+// built once when a second one is sent to, so a message for one member
+// (hub.Send) costs what Conn.Send does, not a broadcast's preparation.
 type PreparedMessage struct {
 	mt    MessageType
 	data  []byte
-	pm    *websocket.PreparedMessage
 	event string // the Event's name, for a prepared Event
+
+	sends atomic.Int64 // receivers written to so far (see framed)
+	once  sync.Once
+	pm    *websocket.PreparedMessage
 }
 
 // Prepare encodes v as a handler result would be (string: text, []byte:
@@ -31,11 +40,11 @@ func Prepare[T any](v T) (*PreparedMessage, error) {
 	if skip {
 		return nil, nil
 	}
-	p, err := newPrepared(mt, append([]byte(nil), data...))
-	if ev, ok := any(v).(Event); ok && p != nil {
+	p := &PreparedMessage{mt: mt, data: append([]byte(nil), data...)}
+	if ev, ok := any(v).(Event); ok {
 		p.event = ev.Name
 	}
-	return p, err
+	return p, nil
 }
 
 // Type is Text or Binary.
@@ -88,7 +97,19 @@ func (s *Session) sendPrepared(p *PreparedMessage) error {
 	if len(s.route.post) > 0 {
 		return s.emit(p.mt, p.data, p.event, true)
 	}
-	return s.write(p.mt, p.data, p.pm, true)
+	return s.write(p.mt, p.data, p.framed(), true)
+}
+
+// framed is the frame to write, built at the second receiver (nil: write
+// the data plainly, as for the first receiver, or should framing fail).
+func (p *PreparedMessage) framed() *websocket.PreparedMessage {
+	if p.sends.Add(1) == 1 {
+		return nil
+	}
+	p.once.Do(func() {
+		p.pm, _ = websocket.NewPreparedMessage(int(p.mt), p.data)
+	})
+	return p.pm
 }
 
 // errSlowConsumer is the cause recorded when a connection is closed for
@@ -131,13 +152,5 @@ func NewPreparedMessage(mt MessageType, data []byte) (*PreparedMessage, error) {
 	case mt == Text && !utf8.Valid(data):
 		return nil, errors.New("fiberws: prepared text message is not valid UTF-8")
 	}
-	return newPrepared(mt, data)
-}
-
-func newPrepared(mt MessageType, data []byte) (*PreparedMessage, error) {
-	pm, err := websocket.NewPreparedMessage(int(mt), data)
-	if err != nil {
-		return nil, err
-	}
-	return &PreparedMessage{mt: mt, data: data, pm: pm}, nil
+	return &PreparedMessage{mt: mt, data: data}, nil
 }

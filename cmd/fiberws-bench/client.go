@@ -134,13 +134,30 @@ type loadResult struct {
 	msgs    int64
 	elapsed time.Duration
 	lat     []time.Duration // one per message (ping-pong) or per reply (pipelined)
+	// perConn is each connection's messages per second over its own run,
+	// sorted: a fair server has them close together.
+	perConn []float64
 	err     error
+}
+
+// connRates is each connection's replies per second, from its start to
+// its last reply, sorted.
+func connRates(lats [][]time.Duration, finished []time.Duration) []float64 {
+	out := make([]float64, 0, len(lats))
+	for i, l := range lats {
+		if finished[i] > 0 {
+			out = append(out, float64(len(l))/finished[i].Seconds())
+		}
+	}
+	sort.Float64s(out)
+	return out
 }
 
 // pingPong sends m messages on each connection, each after the previous
 // reply arrived, until done or until limit has passed.
 func pingPong(conns []*websocket.Conn, m int, load echoLoad, limit time.Duration) loadResult {
 	lats := make([][]time.Duration, len(conns))
+	finished := make([]time.Duration, len(conns)) // when each connection was done
 	var total atomic.Int64
 	var errOnce sync.Once
 	var firstErr error
@@ -176,11 +193,12 @@ func pingPong(conns []*websocket.Conn, m int, load echoLoad, limit time.Duration
 				errOnce.Do(func() { firstErr = err })
 			}
 			lats[i] = l
+			finished[i] = time.Since(start)
 			total.Add(int64(len(l)))
 		}()
 	}
 	wg.Wait()
-	return loadResult{msgs: total.Load(), elapsed: time.Since(start), lat: flatten(lats), err: firstErr}
+	return loadResult{msgs: total.Load(), elapsed: time.Since(start), lat: flatten(lats), perConn: connRates(lats, finished), err: firstErr}
 }
 
 // pipelined keeps up to window messages in flight on each connection: a
@@ -188,6 +206,7 @@ func pingPong(conns []*websocket.Conn, m int, load echoLoad, limit time.Duration
 // takes the replies (which come back in order) and checks them.
 func pipelined(conns []*websocket.Conn, m, window int, load echoLoad, limit time.Duration) loadResult {
 	lats := make([][]time.Duration, len(conns))
+	finished := make([]time.Duration, len(conns)) // when each connection was done
 	var total atomic.Int64
 	var errOnce sync.Once
 	var firstErr error
@@ -260,11 +279,12 @@ func pipelined(conns []*websocket.Conn, m, window int, load echoLoad, limit time
 			close(stop)
 			<-writerDone
 			lats[i] = l
+			finished[i] = time.Since(start)
 			total.Add(int64(len(l)))
 		}()
 	}
 	wg.Wait()
-	return loadResult{msgs: total.Load(), elapsed: time.Since(start), lat: flatten(lats), err: firstErr}
+	return loadResult{msgs: total.Load(), elapsed: time.Since(start), lat: flatten(lats), perConn: connRates(lats, finished), err: firstErr}
 }
 
 func flatten(parts [][]time.Duration) []time.Duration {

@@ -313,6 +313,14 @@ type result struct {
 	MsgsPerSec float64 `json:"msgs_per_sec,omitempty"`
 	P50us      float64 `json:"p50_us,omitempty"`
 	P99us      float64 `json:"p99_us,omitempty"`
+	P999us     float64 `json:"p999_us,omitempty"`
+	// ConnMin, ConnMedian and ConnMax are the slowest, median and fastest
+	// connection's messages per second; Spread is ConnMax/ConnMin (1:
+	// every connection served alike).
+	ConnMin    float64 `json:"conn_min_msgs_per_sec,omitempty"`
+	ConnMedian float64 `json:"conn_median_msgs_per_sec,omitempty"`
+	ConnMax    float64 `json:"conn_max_msgs_per_sec,omitempty"`
+	Spread     float64 `json:"conn_spread,omitempty"`
 	CPUus      float64 `json:"server_cpu_us_per_msg,omitempty"`
 	UserUS     float64 `json:"server_user_us_per_msg,omitempty"`
 	Allocs     float64 `json:"server_allocs_per_msg,omitempty"`
@@ -549,6 +557,11 @@ func (s *suite) echo(scenario, kind string, round int) result {
 	r.MsgsPerSec = float64(lr.msgs) / lr.elapsed.Seconds()
 	r.P50us = us(percentile(lr.lat, 0.50))
 	r.P99us = us(percentile(lr.lat, 0.99))
+	r.P999us = us(percentile(lr.lat, 0.999))
+	if k := len(lr.perConn); k > 0 && lr.perConn[0] > 0 {
+		r.ConnMin, r.ConnMedian, r.ConnMax = lr.perConn[0], lr.perConn[k/2], lr.perConn[k-1]
+		r.Spread = r.ConnMax / r.ConnMin
+	}
 	r.CPUus = us((u1-u0)+(s1-s0)) / n
 	r.UserUS = us(u1-u0) / n
 	// The stats request itself allocates a little; it is the same for all.

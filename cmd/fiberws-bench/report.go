@@ -93,6 +93,11 @@ func (s *suite) summarize() (string, []summary) {
 		m.MsgsPerSec = pick(func(r result) float64 { return r.MsgsPerSec })
 		m.P50us = pick(func(r result) float64 { return r.P50us })
 		m.P99us = pick(func(r result) float64 { return r.P99us })
+		m.P999us = pick(func(r result) float64 { return r.P999us })
+		m.ConnMin = pick(func(r result) float64 { return r.ConnMin })
+		m.ConnMedian = pick(func(r result) float64 { return r.ConnMedian })
+		m.ConnMax = pick(func(r result) float64 { return r.ConnMax })
+		m.Spread = pick(func(r result) float64 { return r.Spread })
 		m.CPUus = pick(func(r result) float64 { return r.CPUus })
 		m.UserUS = pick(func(r result) float64 { return r.UserUS })
 		m.Allocs = pick(func(r result) float64 { return r.Allocs })
@@ -121,6 +126,8 @@ func (s *suite) summarize() (string, []summary) {
 		ratio("msgs_per_sec", m.MsgsPerSec, b.MsgsPerSec)
 		ratio("p50", m.P50us, b.P50us)
 		ratio("p99", m.P99us, b.P99us)
+		ratio("p999", m.P999us, b.P999us)
+		ratio("spread", m.Spread, b.Spread)
 		ratio("server_cpu_per_msg", m.CPUus, b.CPUus)
 		ratio("server_user_per_msg", m.UserUS, b.UserUS)
 		ratio("server_allocs_per_msg", m.Allocs, b.Allocs)
@@ -162,6 +169,18 @@ func (s *suite) table(sums []summary) string {
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n",
 			sm.Scenario, sm.Server, m.MsgsPerSec, m.P50us, m.P99us, m.CPUus, m.UserUS, m.Allocs, m.Bytes,
 			fmtRatio(sm.Ratio, "msgs_per_sec"), fmtRatio(sm.Ratio, "server_cpu_per_msg"))
+	}
+	fmt.Fprint(&b, "\nTail latency and fairness: per-connection messages per second (slowest, median, fastest) and their spread (fastest/slowest; 1 is fair)\n\n")
+	fmt.Fprintln(&b, "| scenario | server | p50 µs | p99 µs | p99.9 µs | conn min msgs/s | conn median | conn max | spread | vs raw: p99 | vs raw: spread |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, sm := range sums {
+		if !isEcho(sm) {
+			continue
+		}
+		m := sm.Median
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %.2f | %s | %s |\n",
+			sm.Scenario, sm.Server, m.P50us, m.P99us, m.P999us, m.ConnMin, m.ConnMedian, m.ConnMax, m.Spread,
+			fmtRatio(sm.Ratio, "p99"), fmtRatio(sm.Ratio, "spread"))
 	}
 	var events []summary
 	for _, sm := range sums {

@@ -44,6 +44,9 @@ func Generate(cfg Config) (*Document, error) {
 		},
 		schemas: newSchemas(),
 	}
+	// The controllers' tags are added to the document's own, not to the
+	// caller's slice.
+	g.doc.Info.Tags = slices.Clone(cfg.Info.Tags)
 	for _, ri := range cfg.Server.Routes() {
 		g.route(ri)
 	}

@@ -3,6 +3,7 @@ package fiberws
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -139,39 +140,28 @@ func BenchmarkSendPrepared(b *testing.B) {
 	}
 }
 
-// BenchmarkSendOne is what hub.Send to one member costs fiberws: Prepare
-// and one write (no frame is built for a single receiver).
-func BenchmarkSendOne(b *testing.B) {
-	s := benchSession(b, WebSocket("/", echoString))
-	msg := string(benchText)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		p, err := Prepare(msg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.sendPrepared(p); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkSendTwo is Prepare and two writes: the second builds the frame
-// once, what every broadcast to more than one receiver pays.
-func BenchmarkSendTwo(b *testing.B) {
-	s := benchSession(b, WebSocket("/", echoString))
-	msg := string(benchText)
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		p, err := Prepare(msg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for range 2 {
-			if err := s.sendPrepared(p); err != nil {
-				b.Fatal(err)
+// BenchmarkSendFresh is Prepare and then writes to one or two receivers:
+// one is what hub.Send to a member costs fiberws (no frame is built), two
+// what every broadcast to more than one receiver pays (the second write
+// builds the frame, once).
+func BenchmarkSendFresh(b *testing.B) {
+	for _, receivers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("receivers=%d", receivers), func(b *testing.B) {
+			s := benchSession(b, WebSocket("/", echoString))
+			msg := string(benchText)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				p, err := Prepare(msg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range receivers {
+					if err := s.sendPrepared(p); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
-		}
+		})
 	}
 }
 

@@ -77,9 +77,10 @@
 // Messages of one connection are handled one at a time in arrival order,
 // and replies leave in that order. Quick handlers run on the goroutine that
 // reads the connection (no hand-off per message); a handler still running
-// after a millisecond makes reading move to a goroutine of its own, so a
-// slow handler does not stop the connection from answering pings or from
-// noticing that the client left. At most Config.QueueSize messages
+// after one to two milliseconds makes reading move to a goroutine of its
+// own, so a slow handler does not stop the connection from answering pings
+// or from noticing that the client left; once the queued messages are
+// handled, reading comes back to the first goroutine. At most Config.QueueSize messages
 // (Config.QueueBytes bytes) wait behind a slow handler, then reading
 // pauses; while it waits, the pong timeout stands still. All writes of a
 // connection are serialized and bounded by Config.WriteTimeout (waiting

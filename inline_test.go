@@ -86,3 +86,47 @@ func TestBlockedHandlerStillAnswersPings(t *testing.T) {
 		t.Fatalf("reply %q", got)
 	}
 }
+
+// Handlers that are now quick, now past the budget, now just under it,
+// with messages pipelined: reading moves between goroutines many times
+// (hand-off, hand-back, hand-off while handing back), and every reply
+// still comes once, in order.
+func TestOrderAcrossRepeatedHandOffs(t *testing.T) {
+	h := serveRoutes(t, fiberws.WebSocket("/ws", func(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+		n, _ := strconv.Atoi(msg)
+		switch {
+		case n%97 == 0:
+			time.Sleep(3 * time.Millisecond)
+		case n%13 == 0:
+			time.Sleep(900 * time.Microsecond)
+		case n%5 == 0:
+			time.Sleep(50 * time.Microsecond)
+		}
+		return msg, nil
+	}))
+	c := h.Dial(t, "/ws")
+	const n = 3000
+	sent := make(chan error, 1)
+	go func() {
+		conn := c.Conn()
+		_ = conn.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+		for i := 0; i < n; i++ {
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(i))); err != nil {
+				sent <- err
+				return
+			}
+			if i%7 == 0 { // now pipelined, now one at a time
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
+		sent <- nil
+	}()
+	for i := 0; i < n; i++ {
+		if got := c.ReadText(); got != strconv.Itoa(i) {
+			t.Fatalf("reply %d: got %q", i, got)
+		}
+	}
+	if err := recv(t, sent, "the sender"); err != nil {
+		t.Fatal(err)
+	}
+}

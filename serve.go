@@ -17,35 +17,43 @@ import (
 )
 
 // inbound is a received message waiting for the handler; buf returns to
-// the pool once the handler is done with it.
+// the pool once the handler is done with it. resume marks the message a
+// reader hands back with reading itself (see read).
 type inbound struct {
-	mt  MessageType
-	buf *msgBuf
+	mt     MessageType
+	buf    *msgBuf
+	resume bool
 }
 
 // inlineBudget is how long a handler may run on the reader goroutine before
-// reading moves to a goroutine of its own (see serve).
+// reading moves to a goroutine of its own (see serve): a handler is handed
+// off after one to two budgets.
 const inlineBudget = time.Millisecond
 
 // Runner states of a connection (Session.runner).
 const (
-	runIdle      int32 = iota // the reader is reading; handlers run inline
-	runBusy                   // the reader is running a handler inline
-	runSwitching              // the slow timer is setting up the hand-off
-	runHandOff                // reading moved to its own goroutine; handlers run from the queue
+	runIdle        int32 = iota // the reader is reading; handlers run inline
+	runBusy                     // the reader is running a handler inline
+	runSwitching                // the budget timer is setting up the hand-off
+	runHandOff                  // reading runs on its own goroutine; handlers run from the queue
+	runHandingBack              // a reader is handing reading back (handBack)
+	runBack                     // reading was handed back: the worker takes it up after the queue
 )
 
 // serve runs one upgraded connection on the goroutine fasthttp hijacked it
 // on. That goroutine reads and, as long as handlers are quick, also runs
 // them, in arrival order: one goroutine per connection, no hand-off per
-// message. A handler that runs longer than inlineBudget makes a shared
-// timer start a second goroutine that takes over reading (answering pings,
+// message. A handler that runs past inlineBudget makes the budget timer
+// start a second goroutine that takes over reading (answering pings,
 // noticing the client leave, queueing messages, bounded by
-// Config.QueueSize); this goroutine then finishes the handler and keeps
-// running handlers from the queue, as a worker, until the connection ends.
-// Send-only routes start in that two-goroutine form. serve returns when the
-// connection is fully wound down: socket closed, handler returned,
-// cleanups run, observers told.
+// Config.QueueSize); this goroutine then finishes the handler and runs
+// handlers from the queue, as a worker. Once the worker has caught up, the
+// reader hands reading back with the next message and ends: every
+// connection returns to one goroutine, so a GC pause or a preemption does
+// not leave it on the slower, two-goroutine path for good. Send-only routes
+// stay in the two-goroutine form. serve returns when the connection is
+// fully wound down: socket closed, handler returned, cleanups run,
+// observers told.
 func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	ctx, cancel := sessionContext(req)
 	s := mr.newSession(ws, req, ctx, cancel)
@@ -59,18 +67,26 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 		connectRun = true
 	}
 	mr.open(s)
-	switch {
-	case route.mode == ModeSendOnly:
+	if route.mode == ModeSendOnly {
 		// Nothing is queued (incoming data is discarded), so no inbox.
 		s.runner.Store(runHandOff)
 		s.workerDone = make(chan struct{})
-		go s.work(true)
+		go s.runSendOnly()
 		s.read()
-	case connectRun && s.state.Load() == stateOpen && !s.runInline(Message{Connect: true}):
-		// The trigger was slow and reading moved on without us.
-		s.work(false)
-	case !s.read():
-		s.work(false)
+		s.finish()
+		return
+	}
+	// If the on-connect trigger is slow, reading moves on without us and
+	// we start as the worker.
+	reading := !connectRun || s.state.Load() != stateOpen || s.runInline(Message{Connect: true})
+	for {
+		if reading && s.read() {
+			break
+		}
+		if !s.work() {
+			break
+		}
+		reading = true // handed back
 	}
 	s.finish()
 }
@@ -137,13 +153,15 @@ func (mr *mountedRoute) open(s *Session) {
 // read is the reader loop. Control frames (ping, pong, close) are handled
 // inside NextReader. Data frames are handled inline (runInline) or, once
 // reading has been handed off, queued for the worker; when the queue is
-// full, reading pauses: back-pressure instead of memory growth.
+// full, reading pauses: back-pressure instead of memory growth. A handed-off
+// reader that finds the worker idle gives it the message with reading and
+// returns.
 //
-// It reports false when it stopped because reading was handed off to
-// another goroutine while this one ran a handler (the caller then becomes
-// the worker), and true when reading is over: the socket failed or the
-// close handshake completed. The goroutine that ends reading releases the
-// socket and closes readerDone.
+// It reports false when it stopped because reading changed goroutines (to a
+// new reader while this one ran a handler inline: the caller becomes the
+// worker; or back to the worker), and true when reading is over: the socket
+// failed or the close handshake completed. The goroutine that ends reading
+// releases the socket and closes readerDone.
 func (s *Session) read() bool {
 	sendOnly := s.route.route.mode == ModeSendOnly
 	for {
@@ -199,6 +217,10 @@ func (s *Session) read() bool {
 			}
 			continue
 		}
+		if s.queued.Load() <= 1 && !s.slowInline.Load() && !s.resumePending.Load() {
+			s.handBack(inbound{mt: MessageType(mt), buf: buf, resume: true})
+			return false
+		}
 		if !s.enqueue(inbound{mt: MessageType(mt), buf: buf}) {
 			putMsgBuf(buf)
 		}
@@ -217,6 +239,7 @@ func (s *Session) enqueue(in inbound) bool {
 		select {
 		case s.inbox <- in:
 			s.queuedBytes.Add(n)
+			s.queued.Add(1)
 			return true
 		default:
 		}
@@ -227,11 +250,13 @@ func (s *Session) enqueue(in inbound) bool {
 		return false
 	}
 	s.queuedBytes.Add(n)
+	s.queued.Add(1)
 	select {
 	case s.inbox <- in:
 		return true
 	case <-s.ctx.Done():
 		s.queuedBytes.Add(-n)
+		s.queued.Add(-1)
 		return false
 	}
 }
@@ -254,16 +279,23 @@ func (s *Session) waitQueueRoom(n int64) bool {
 	return true
 }
 
-// runInline runs one message on the reader goroutine, with the slow timer
-// armed: if the handler is still running after inlineBudget, the timer
-// hands reading to a new goroutine (handOff). It reports false when that
-// happened; the caller must then stop reading and become the worker.
+// runInline runs one message on the reader goroutine under the inline
+// budget: if the handler is still running after one to two budgets, the
+// budget timer hands reading to a new goroutine (handOff). It reports false
+// when that happened; the caller must then stop reading and become the
+// worker.
 func (s *Session) runInline(m Message) bool {
+	// The sequence number first: checkBudget, seeing the runner busy,
+	// must see this message's number.
+	s.inlineSeq.Add(1)
 	s.runner.Store(runBusy)
-	if s.slow == nil {
-		s.slow = time.AfterFunc(inlineBudget, s.handOff)
-	} else {
-		s.slow.Reset(inlineBudget)
+	return s.runBudgeted(m)
+}
+
+// runBudgeted is runInline once the runner is busy.
+func (s *Session) runBudgeted(m Message) bool {
+	if !s.budgetArmed.Load() {
+		s.armBudget()
 	}
 	if s.state.Load() == stateOpen {
 		s.msg = m
@@ -271,28 +303,127 @@ func (s *Session) runInline(m Message) bool {
 		s.msg = Message{}
 	}
 	if s.runner.CompareAndSwap(runBusy, runIdle) {
-		s.slow.Stop()
 		return true
 	}
 	// The timer is handing off; wait until the inbox it makes is there.
 	for s.runner.Load() != runHandOff {
 		runtime.Gosched()
 	}
+	s.slowInline.Store(false)
+	s.queued.Add(-1) // this handler, counted by handOff, is done
 	return false
 }
 
-// handOff runs on the slow timer: a handler has been running inline for
-// inlineBudget, so reading continues on a goroutine of its own. A timer
-// that fires late, after the handler returned, finds the runner idle and
-// does nothing (or hands off early, during the next handler: harmless).
-func (s *Session) handOff() {
-	if s.runner.CompareAndSwap(runBusy, runSwitching) {
+// armBudget starts the budget timer for the message running now, unless it
+// is already running. The timer is not stopped after each message: it
+// fires once per budget while messages keep coming and lapses when the
+// reader is idle, so quick handlers cost an atomic load, not a timer reset.
+func (s *Session) armBudget() {
+	if !s.budgetArmed.CompareAndSwap(false, true) {
+		return
+	}
+	s.budgetSeq.Store(s.inlineSeq.Load())
+	if s.budget == nil {
+		// Made idle and armed below: the timer must not fire before the
+		// field it re-arms through is set.
+		s.budget = time.AfterFunc(time.Hour, s.checkBudget)
+	}
+	s.budget.Reset(inlineBudget)
+}
+
+// checkBudget runs on the budget timer. If nobody has read since the timer
+// was armed (the same message runs inline, or the worker has still not
+// taken reading back), reading is handed off; if another message runs, the
+// timer re-arms for it; if the reader is idle, the timer lapses.
+func (s *Session) checkBudget() {
+	if r := s.runner.Load(); r == runBusy || r == runBack {
+		seq := s.inlineSeq.Load()
+		if seq == s.budgetSeq.Load() && s.handOff(r) {
+			s.budgetArmed.Store(false)
+			return
+		}
+		s.budgetSeq.Store(seq)
+		s.budget.Reset(inlineBudget)
+		return
+	}
+	s.budgetArmed.Store(false)
+	// A message may have started as the timer stood down, having seen it
+	// still armed.
+	if r := s.runner.Load(); r == runBusy || r == runBack {
+		s.armBudget()
+	}
+}
+
+// handOff moves reading to a goroutine of its own while nobody reads: a
+// handler runs inline past its budget (from runBusy), or the worker has not
+// yet taken back the reading handed to it (from runBack). It reports false
+// when the runner moved on first. The queue it makes is kept for later
+// hand-offs.
+func (s *Session) handOff(from int32) bool {
+	if !s.runner.CompareAndSwap(from, runSwitching) {
+		return false
+	}
+	if s.inbox == nil {
 		s.inbox = make(chan inbound, s.route.srv.cfg.QueueSize)
 		s.dequeued = make(chan struct{}, 1)
 		s.readerDone = make(chan struct{})
-		s.runner.Store(runHandOff)
-		go s.read()
 	}
+	if from == runBusy {
+		// The handler still running counts as queued, and as known to be
+		// slow: the new reader must not hand reading back behind it.
+		s.queued.Add(1)
+		s.slowInline.Store(true)
+	}
+	s.runner.Store(runHandOff)
+	go s.read()
+	return true
+}
+
+// handBack ends a handed-off reader whose worker has (almost) caught up: at
+// most one message is queued or running, and it is not a handler known to be
+// slow. The message just read goes to the worker with reading itself; the
+// worker runs it inline and reads on. Until the worker takes reading up,
+// nobody reads, so the budget timer runs: if the worker is held up past it,
+// reading is handed off again; that new reader does not hand back until the
+// worker has seen this message (resumePending), so the worker cannot take
+// up reading on the wrong hand-back.
+func (s *Session) handBack(in inbound) {
+	s.queued.Add(1)
+	s.resumePending.Store(true)
+	// The timer leaves a hand-back alone until the message is in the
+	// inbox: a reader it started must queue behind it.
+	s.runner.Store(runHandingBack)
+	s.inbox <- in
+	s.inlineSeq.Add(1)
+	s.runner.Store(runBack)
+	s.armBudget()
+}
+
+// resume is the worker taking up reading handed back with in. It reports
+// false when the budget timer handed reading off again first; the message
+// then runs as a queued one.
+func (s *Session) resume(in inbound) bool {
+	s.inlineSeq.Add(1) // before the runner: see runInline
+	for s.runner.Load() == runHandingBack {
+		runtime.Gosched()
+	}
+	inline := s.runner.CompareAndSwap(runBack, runBusy)
+	s.resumePending.Store(false)
+	if inline {
+		inline = s.runBudgeted(Message{Type: in.mt, Data: in.buf.b})
+	} else {
+		for s.runner.Load() != runHandOff {
+			runtime.Gosched()
+		}
+		if s.state.Load() == stateOpen {
+			s.msg = Message{Type: in.mt, Data: in.buf.b}
+			s.process(s.handler, &s.msg)
+			s.msg = Message{}
+		}
+	}
+	putMsgBuf(in.buf)
+	s.queued.Add(-1)
+	return inline
 }
 
 // stopReading winds the socket down once reading is over: the connection
@@ -345,25 +476,33 @@ func isProtocolError(err error) bool {
 	return ok && slices.ContainsFunc(protocolErrors, func(p string) bool { return strings.Contains(msg, p) })
 }
 
-// work is the handler loop of a connection whose reading runs on another
-// goroutine: the one send-only run first (sendOnly), then every queued
-// message in arrival order, until reading is over.
-func (s *Session) work(sendOnly bool) {
-	if sendOnly {
-		// The send-only worker is a goroutine of its own; finish waits.
-		defer close(s.workerDone)
-		if s.state.Load() == stateOpen {
-			// Whatever the run's outcome (sent, dropped by an interceptor,
-			// kept open by a catcher), a send-only connection ends with it;
-			// if a catcher already closed it, this does nothing.
-			s.process(s.handler, &Message{Connect: true})
-			_ = s.closeWith(CloseNormalClosure, "", hooks.ByServer, nil)
-		}
-		return
+// runSendOnly is the worker of a send-only route, a goroutine of its own
+// (finish waits for it): the one run, then the close.
+func (s *Session) runSendOnly() {
+	defer close(s.workerDone)
+	if s.state.Load() == stateOpen {
+		// Whatever the run's outcome (sent, dropped by an interceptor,
+		// kept open by a catcher), a send-only connection ends with it;
+		// if a catcher already closed it, this does nothing.
+		s.process(s.handler, &Message{Connect: true})
+		_ = s.closeWith(CloseNormalClosure, "", hooks.ByServer, nil)
 	}
+}
+
+// work is the handler loop of a connection whose reading runs on another
+// goroutine: queued messages in arrival order. It reports true when the
+// reader handed reading back (the caller reads again) and false when
+// reading is over.
+func (s *Session) work() bool {
 	for {
 		select {
 		case in := <-s.inbox:
+			if in.resume {
+				if s.resume(in) {
+					return true
+				}
+				continue // a new reader took over
+			}
 			n := int64(len(in.buf.b))
 			if s.state.Load() == stateOpen {
 				s.msg = Message{Type: in.mt, Data: in.buf.b}
@@ -372,6 +511,7 @@ func (s *Session) work(sendOnly bool) {
 			}
 			putMsgBuf(in.buf)
 			s.queuedBytes.Add(-n)
+			s.queued.Add(-1)
 			select { // wake a reader waiting for room
 			case s.dequeued <- struct{}{}:
 			default:
@@ -382,7 +522,7 @@ func (s *Session) work(sendOnly bool) {
 				case in := <-s.inbox:
 					putMsgBuf(in.buf)
 				default:
-					return
+					return false
 				}
 			}
 		}
@@ -545,8 +685,8 @@ func (s *Session) finish() {
 	if s.workerDone != nil {
 		<-s.workerDone
 	}
-	if s.slow != nil {
-		s.slow.Stop()
+	if s.budget != nil {
+		s.budget.Stop()
 	}
 	if s.route.keepalive != nil {
 		s.route.keepalive.remove(s)

@@ -57,20 +57,30 @@ type Session struct {
 
 	inbox      chan inbound
 	readerDone chan struct{}
-	// queuedBytes is the payload held by the queue and the handler working
-	// from it (Config.QueueBytes); dequeued wakes a reader waiting for room.
+	// queuedBytes and queued are the payload and the messages held by the
+	// queue and the handler working from it (Config.QueueBytes; none: the
+	// worker is idle); dequeued wakes a reader waiting for room.
 	queuedBytes atomic.Int64
+	queued      atomic.Int64
 	dequeued    chan struct{}
 	workerDone  chan struct{}
 
 	// The message runner (serve.go): the route's handler bound to this
 	// connection, the message being handled (reused, never shared: one
 	// handler runs at a time), whether handlers run inline on the reader,
-	// and the timer that hands reading off when one is slow.
-	handler messageHandler
-	msg     Message
-	runner  atomic.Int32
-	slow    *time.Timer
+	// and the inline budget: its timer, whether it runs, the number of the
+	// latest message run inline and of the one the timer was armed for,
+	// whether the handler it handed off is still running, whether reading
+	// handed back waits for the worker to take it up.
+	handler       messageHandler
+	msg           Message
+	runner        atomic.Int32
+	budget        *time.Timer
+	budgetArmed   atomic.Bool
+	inlineSeq     atomic.Uint64
+	budgetSeq     atomic.Uint64
+	slowInline    atomic.Bool
+	resumePending atomic.Bool
 
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Int64
 

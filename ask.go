@@ -55,7 +55,7 @@ func Ask[T any](ctx context.Context, c *EventConn, event string, data any, timeo
 		}
 		f.Data = b
 	}
-	if err := c.emit(Text, a.format.Append(nil, f), event, false); err != nil {
+	if err := c.emit(hooks.Text, a.format.Append(nil, f), event, false); err != nil {
 		return zero, err
 	}
 	timer := time.NewTimer(timeout)

@@ -174,8 +174,8 @@ func echoJSON(_ context.Context, _ *Conn[benchPayload], msg benchPayload) (bench
 // nopInterceptor has a Pre and a Post that do nothing.
 type nopInterceptor struct{}
 
-func (nopInterceptor) Pre(context.Context, hooks.Conn, *Message) error  { return nil }
-func (nopInterceptor) Post(context.Context, hooks.Conn, *Message) error { return nil }
+func (nopInterceptor) Pre(context.Context, hooks.Peer, *hooks.Message) error  { return nil }
+func (nopInterceptor) Post(context.Context, hooks.Peer, *hooks.Message) error { return nil }
 
 // BenchmarkDispatch runs one message through the pre-interceptors, the
 // decoder, the handler, the encoder, the post-interceptors and the write
@@ -202,7 +202,7 @@ func BenchmarkDispatch(b *testing.B) {
 			b.SetBytes(int64(len(tc.data)))
 			for i := 0; i < b.N; i++ {
 				// The message loop reuses the Session's Message, so must we.
-				s.msg = Message{Type: Text, Data: tc.data}
+				s.msg = hooks.Message{Type: hooks.Text, Data: tc.data}
 				if !s.process(h, &s.msg) {
 					b.Fatal("process failed")
 				}

@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // Close codes of RFC 6455, section 7.4.1, that applications send or see.
@@ -92,7 +94,7 @@ func toValidUTF8(s string) string {
 // closeWith is the one way a connection starts closing from this side:
 // Close, catchers, send-only completion, ping timeouts and shutdown all
 // come here. The first close wins.
-func (s *Session) closeWith(code int, reason string, by ClosedBy, cause error) error {
+func (s *Session) closeWith(code int, reason string, by hooks.ClosedBy, cause error) error {
 	if !ValidCloseCode(code) {
 		return ErrInvalidCloseCode
 	}
@@ -147,7 +149,7 @@ func (s *Session) release() {
 
 // markClosing moves the connection out of the open state, records why and
 // cancels its context. It reports false if it was already closing.
-func (s *Session) markClosing(code int, reason string, by ClosedBy, cause error) bool {
+func (s *Session) markClosing(code int, reason string, by hooks.ClosedBy, cause error) bool {
 	if !s.state.CompareAndSwap(stateOpen, stateClosing) {
 		return false
 	}

@@ -412,7 +412,7 @@ func TestAppShutdownClosesConnections(t *testing.T) {
 // failed write.
 func TestClientCloseRecordedWhileSending(t *testing.T) {
 	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}},
+	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/spam", func(_ context.Context, c *fiberws.Conn[string], msg *string) (string, error) {
 			if msg == nil {
 				go func() {
@@ -440,7 +440,7 @@ func TestClientCloseRecordedWhileSending(t *testing.T) {
 func TestReadEndDropsTCPDespiteStuckWrite(t *testing.T) {
 	obs := newRelSummaries()
 	big := strings.Repeat("x", 16<<20) // more than the kernel buffers take
-	h := serveWith(t, fiberws.Config{WriteTimeout: 20 * time.Second, Observers: []fiberws.Observer{obs}},
+	h := serveWith(t, fiberws.Config{WriteTimeout: 20 * time.Second, Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/big", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
 			return big, nil // stuck: the client never reads
 		}))

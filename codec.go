@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"github.com/goccy/go-json"
+
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // A decoder turns a frame payload into a handler body. It is chosen once,
@@ -18,7 +20,7 @@ type decoder[T any] func(data []byte) (T, error)
 // An encoder turns a handler result into a frame. skip is true for a nil
 // pointer, which sends nothing. The returned data may alias v (strings) and
 // must not be modified or retained.
-type encoder[T any] func(v T) (mt MessageType, data []byte, skip bool, err error)
+type encoder[T any] func(v T) (mt hooks.MessageType, data []byte, skip bool, err error)
 
 func newDecoder[T any]() decoder[T] {
 	var zero T
@@ -61,43 +63,43 @@ func newEncoder[T any]() encoder[T] {
 	var zero T
 	switch any(zero).(type) {
 	case string:
-		return func(v T) (MessageType, []byte, bool, error) {
+		return func(v T) (hooks.MessageType, []byte, bool, error) {
 			s := any(v).(string)
-			return Text, unsafe.Slice(unsafe.StringData(s), len(s)), false, nil
+			return hooks.Text, unsafe.Slice(unsafe.StringData(s), len(s)), false, nil
 		}
 	case []byte:
-		return func(v T) (MessageType, []byte, bool, error) {
-			return Binary, any(v).([]byte), false, nil
+		return func(v T) (hooks.MessageType, []byte, bool, error) {
+			return hooks.Binary, any(v).([]byte), false, nil
 		}
 	case *string:
-		return func(v T) (MessageType, []byte, bool, error) {
+		return func(v T) (hooks.MessageType, []byte, bool, error) {
 			p := any(v).(*string)
 			if p == nil {
 				return 0, nil, true, nil
 			}
-			return Text, unsafe.Slice(unsafe.StringData(*p), len(*p)), false, nil
+			return hooks.Text, unsafe.Slice(unsafe.StringData(*p), len(*p)), false, nil
 		}
 	case *[]byte:
-		return func(v T) (MessageType, []byte, bool, error) {
+		return func(v T) (hooks.MessageType, []byte, bool, error) {
 			p := any(v).(*[]byte)
 			if p == nil {
 				return 0, nil, true, nil
 			}
-			return Binary, *p, false, nil
+			return hooks.Binary, *p, false, nil
 		}
 	case None:
-		return func(T) (MessageType, []byte, bool, error) { return 0, nil, true, nil }
+		return func(T) (hooks.MessageType, []byte, bool, error) { return 0, nil, true, nil }
 	case Event:
 		return any(eventEncoder(JSONEvents)).(encoder[T])
 	}
-	jsonEncode := func(v T) (MessageType, []byte, bool, error) {
+	jsonEncode := func(v T) (hooks.MessageType, []byte, bool, error) {
 		data, err := json.Marshal(v)
-		return Text, data, false, err
+		return hooks.Text, data, false, err
 	}
 	if reflect.TypeFor[T]().Kind() == reflect.Pointer {
 		// T is a pointer type, so its value is one machine word: reading it
 		// as unsafe.Pointer tells nil without reflection per message.
-		return func(v T) (MessageType, []byte, bool, error) {
+		return func(v T) (hooks.MessageType, []byte, bool, error) {
 			if *(*unsafe.Pointer)(unsafe.Pointer(&v)) == nil {
 				return 0, nil, true, nil
 			}

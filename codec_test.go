@@ -173,7 +173,7 @@ func TestUndecodableJSONCloses1007(t *testing.T) {
 
 // A catcher can handle a decode error instead of the default 1007.
 func TestDecodeErrorCaughtByCatcher(t *testing.T) {
-	catcher := hooks.CatcherFunc(func(_ context.Context, _ hooks.Conn, err error) (hooks.Outcome, bool) {
+	catcher := hooks.CatcherFunc(func(_ context.Context, _ hooks.Peer, err error) (hooks.Outcome, bool) {
 		if _, ok := err.(*fiberws.DecodeError); ok {
 			return hooks.Reply("bad payload"), true
 		}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // Config holds the settings that apply to every route a Server mounts, and
@@ -145,11 +147,11 @@ type Config struct {
 	// Observers, Middleware, Guards, Interceptors and Catchers are the
 	// app-scope lifecycle components; they run before (catchers: after)
 	// those of controllers and routes.
-	Observers    []Observer
+	Observers    []hooks.Observer
 	Middleware   []fiber.Handler
-	Guards       []Guard
-	Interceptors []Interceptor
-	Catchers     []Catcher
+	Guards       []hooks.Guard
+	Interceptors []hooks.Interceptor
+	Catchers     []hooks.Catcher
 }
 
 // ConfigDefault is the configuration used for every zero field of Config.

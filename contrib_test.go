@@ -39,13 +39,13 @@ func contribEcho(c *contribws.Conn) {
 func TestContribRouteGetsTheLifecycle(t *testing.T) {
 	obs := newRelSummaries()
 	app := newApp()
-	ws := fiberws.New(fiberws.Config{Observers: []fiberws.Observer{obs}, ReadLimit: 1024})
+	ws := fiberws.New(fiberws.Config{Observers: []hooks.Observer{obs}, ReadLimit: 1024})
 	route := fiberws.Contrib("/rooms/:room", contribEcho,
 		fiberws.WithMiddleware(func(c *fiber.Ctx) error {
 			c.Locals("user", "ann")
 			return c.Next()
 		}),
-		fiberws.WithGuards(fiberws.GuardFunc(func(c *fiber.Ctx) error {
+		fiberws.WithGuards(hooks.GuardFunc(func(c *fiber.Ctx) error {
 			if c.Query("who") == "" {
 				return fiber.ErrUnauthorized
 			}

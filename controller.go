@@ -9,6 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // Controller groups WebSocket routes under a common path prefix, the Go form
@@ -35,7 +37,7 @@ type Controller interface {
 
 // ControllerObservers is implemented by controllers with observers of
 // their own; they run after the app's.
-type ControllerObservers interface{ Observers() []Observer }
+type ControllerObservers interface{ Observers() []hooks.Observer }
 
 // ControllerMiddleware is implemented by controllers with middleware of
 // their own; it runs after the app's and before the routes'.
@@ -43,15 +45,15 @@ type ControllerMiddleware interface{ Middleware() []fiber.Handler }
 
 // ControllerGuards is implemented by controllers with guards of their own;
 // they run after the app's and before the routes'.
-type ControllerGuards interface{ Guards() []Guard }
+type ControllerGuards interface{ Guards() []hooks.Guard }
 
 // ControllerInterceptors is implemented by controllers with interceptors of
 // their own: Pre after the app's, Post before them.
-type ControllerInterceptors interface{ Interceptors() []Interceptor }
+type ControllerInterceptors interface{ Interceptors() []hooks.Interceptor }
 
 // ControllerCatchers is implemented by controllers with catchers of their
 // own; they see errors after the route's and before the app's.
-type ControllerCatchers interface{ Catchers() []Catcher }
+type ControllerCatchers interface{ Catchers() []hooks.Catcher }
 
 // Register mounts controllers on router (a *fiber.App or a group) with the
 // default configuration, on the one Server of router's app: every
@@ -269,11 +271,11 @@ var lifecycleMethods = []struct {
 	iface reflect.Type
 	sig   string
 }{
-	{"Observers", reflect.TypeFor[ControllerObservers](), "Observers() []fiberws.Observer"},
+	{"Observers", reflect.TypeFor[ControllerObservers](), "Observers() []hooks.Observer"},
 	{"Middleware", reflect.TypeFor[ControllerMiddleware](), "Middleware() []fiber.Handler"},
-	{"Guards", reflect.TypeFor[ControllerGuards](), "Guards() []fiberws.Guard"},
-	{"Interceptors", reflect.TypeFor[ControllerInterceptors](), "Interceptors() []fiberws.Interceptor"},
-	{"Catchers", reflect.TypeFor[ControllerCatchers](), "Catchers() []fiberws.Catcher"},
+	{"Guards", reflect.TypeFor[ControllerGuards](), "Guards() []hooks.Guard"},
+	{"Interceptors", reflect.TypeFor[ControllerInterceptors](), "Interceptors() []hooks.Interceptor"},
+	{"Catchers", reflect.TypeFor[ControllerCatchers](), "Catchers() []hooks.Catcher"},
 	{"OnOpen", reflect.TypeFor[ControllerOpen](), "OnOpen(ctx context.Context, s *fiberws.Session) error"},
 	{"OnClose", reflect.TypeFor[ControllerClose](), "OnClose(s *fiberws.Session, info fiberws.CloseInfo)"},
 }

@@ -9,6 +9,8 @@ import (
 
 	contribws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // Route describes one WebSocket endpoint of a controller: the Go form of
@@ -44,9 +46,9 @@ type Route struct {
 	doc Doc
 
 	middleware   []fiber.Handler
-	guards       []Guard
-	interceptors []Interceptor
-	catchers     []Catcher
+	guards       []hooks.Guard
+	interceptors []hooks.Interceptor
+	catchers     []hooks.Catcher
 	opens        []openHook
 	closes       []func(*Session, CloseInfo)
 
@@ -59,7 +61,7 @@ type Route struct {
 // messageHandler runs one message (or the on-connect trigger) through the
 // decoder, the user's handler and the reply path.
 type messageHandler interface {
-	handle(ctx context.Context, m *Message) error
+	handle(ctx context.Context, m *hooks.Message) error
 	// conn is the handler's *Conn[Out] (nil for a receive-only route).
 	conn() any
 }
@@ -129,18 +131,18 @@ func WithMiddleware(handlers ...fiber.Handler) Option {
 
 // WithGuards adds route-scope guards; they run after the app's and the
 // controller's.
-func WithGuards(guards ...Guard) Option {
+func WithGuards(guards ...hooks.Guard) Option {
 	return func(r *Route) { r.guards = append(r.guards, guards...) }
 }
 
 // WithInterceptors adds route-scope interceptors: their Pre runs last,
 // their Post first.
-func WithInterceptors(interceptors ...Interceptor) Option {
+func WithInterceptors(interceptors ...hooks.Interceptor) Option {
 	return func(r *Route) { r.interceptors = append(r.interceptors, interceptors...) }
 }
 
 // WithCatchers adds route-scope catchers; they see errors first.
-func WithCatchers(catchers ...Catcher) Option {
+func WithCatchers(catchers ...hooks.Catcher) Option {
 	return func(r *Route) { r.catchers = append(r.catchers, catchers...) }
 }
 

@@ -113,7 +113,7 @@ func TestPanicsEverywhereClose1011(t *testing.T) {
 
 // A catcher that panics is logged and the connection closes with 1011.
 func TestPanickingCatcher(t *testing.T) {
-	catcher := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) { panic(secret) })
+	catcher := hooks.CatcherFunc(func(context.Context, hooks.Peer, error) (hooks.Outcome, bool) { panic(secret) })
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 		return "", errors.New("handler failed")
 	}, fiberws.WithCatchers(catcher)))
@@ -130,7 +130,7 @@ func TestPanickingCatcher(t *testing.T) {
 // A catcher can turn a handler error into a reply and keep the connection.
 func TestCatcherReplies(t *testing.T) {
 	errNotFound := errors.New("not found")
-	catcher := hooks.CatcherFunc(func(_ context.Context, _ hooks.Conn, err error) (hooks.Outcome, bool) {
+	catcher := hooks.CatcherFunc(func(_ context.Context, _ hooks.Peer, err error) (hooks.Outcome, bool) {
 		if errors.Is(err, errNotFound) {
 			return hooks.Reply("no such thing"), true
 		}
@@ -179,7 +179,7 @@ func TestErrorTypes(t *testing.T) {
 // A receive-only route never sends anything, not even a catcher's reply:
 // the reply is dropped and logged.
 func TestReceiveOnlyCatcherReplyIsNotSent(t *testing.T) {
-	reply := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) {
+	reply := hooks.CatcherFunc(func(context.Context, hooks.Peer, error) (hooks.Outcome, bool) {
 		return hooks.Reply("must not be sent"), true
 	})
 	h := serveRoutes(t, fiberws.ReceiveOnly("/r", func(context.Context, *fiberws.Session, string) error {

@@ -234,7 +234,7 @@ type eventHandler struct {
 }
 
 // peek parses m's frame and sets m.Event.
-func (h *eventHandler) peek(m *Message) {
+func (h *eventHandler) peek(m *hooks.Message) {
 	if m.Connect {
 		return
 	}
@@ -262,7 +262,7 @@ func unsafeData(b []byte) *byte {
 	return &b[0]
 }
 
-func (h *eventHandler) handle(ctx context.Context, m *Message) error {
+func (h *eventHandler) handle(ctx context.Context, m *hooks.Message) error {
 	if m.Connect {
 		return nil // the open hooks run before (opening); events need a message
 	}
@@ -317,7 +317,7 @@ func (h *eventHandler) handle(ctx context.Context, m *Message) error {
 	} else {
 		h.buf = h.format.Append(h.buf[:0], EventFrame{Event: sp.name, Data: out, ID: f.ID, HasID: true})
 	}
-	err = h.c.emit(Text, h.buf, sp.name, false)
+	err = h.c.emit(hooks.Text, h.buf, sp.name, false)
 	if cap(h.buf) > 64<<10 {
 		h.buf = nil // do not keep a large acknowledgement's buffer
 	}
@@ -385,7 +385,7 @@ func (h *eventHandler) summary() map[string]int64 {
 
 // eventEncoder frames an Event in format: its data as JSON.
 func eventEncoder(format EventFormat) encoder[Event] {
-	return func(ev Event) (MessageType, []byte, bool, error) {
+	return func(ev Event) (hooks.MessageType, []byte, bool, error) {
 		f := EventFrame{Event: ev.Name}
 		if ev.Data != nil {
 			data, err := json.Marshal(ev.Data)
@@ -394,7 +394,7 @@ func eventEncoder(format EventFormat) encoder[Event] {
 			}
 			f.Data = data
 		}
-		return Text, format.Append(nil, f), false, nil
+		return hooks.Text, format.Append(nil, f), false, nil
 	}
 }
 
@@ -499,7 +499,7 @@ func (e *EventError) Reply(event string, data any) hooks.Outcome {
 	if format == nil {
 		format = JSONEvents
 	}
-	return hooks.Outcome{Reply: &Message{Type: Text, Data: format.Append(nil, f), Event: event}}
+	return hooks.Outcome{Reply: &hooks.Message{Type: hooks.Text, Data: format.Append(nil, f), Event: event}}
 }
 
 // outcome is the default: a CloseError closes, anything else is an error

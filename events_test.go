@@ -145,25 +145,25 @@ func TestEventsInTheLifecycle(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
 	obs := newRelSummaries()
-	trace := hooks.PreFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	trace := hooks.PreFunc(func(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 		mu.Lock()
 		seen = append(seen, "pre "+m.Event)
 		mu.Unlock()
 		return nil
 	})
-	traceOut := hooks.PostFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	traceOut := hooks.PostFunc(func(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 		mu.Lock()
 		seen = append(seen, "post "+m.Event)
 		mu.Unlock()
 		return nil
 	})
-	catcher := hooks.CatchAs(func(_ context.Context, _ hooks.Conn, err *fiberws.EventError) hooks.Outcome {
+	catcher := hooks.CatchAs(func(_ context.Context, _ hooks.Peer, err *fiberws.EventError) hooks.Outcome {
 		if errors.Is(err, fiberws.ErrUnknownEvent) {
 			return err.Reply("oops", map[string]string{"unknown": err.Event})
 		}
 		return hooks.CloseWith(4001, "bad "+err.Event)
 	})
-	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, eventRoutes(
+	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}}, eventRoutes(
 		fiberws.WithInterceptors(trace, traceOut), fiberws.WithCatchers(catcher)))
 	c := h.Dial(t, "/events")
 	c.SendText(`{"event":"add","data":{"a":1,"b":2},"id":1}`)
@@ -366,8 +366,8 @@ func TestValidatorOnOrdinaryRoutes(t *testing.T) {
 		t.Fatalf("invalid: %d %q", code, reason)
 	}
 	caught := make(chan map[string]string, 1)
-	vc := serveWith(t, fiberws.Config{Validator: fiberws.NewValidator(), Catchers: []fiberws.Catcher{
-		hooks.CatchAs(func(_ context.Context, _ hooks.Conn, err *fiberws.ValidationError) hooks.Outcome {
+	vc := serveWith(t, fiberws.Config{Validator: fiberws.NewValidator(), Catchers: []hooks.Catcher{
+		hooks.CatchAs(func(_ context.Context, _ hooks.Peer, err *fiberws.ValidationError) hooks.Outcome {
 			caught <- err.Fields
 			return hooks.Reply("try again")
 		}),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/hooks"
 	contribws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 )
@@ -34,7 +35,7 @@ func (legacy) Routes() []fiberws.Route {
 					return
 				}
 			}
-		}, fiberws.WithGuards(fiberws.GuardFunc(func(c *fiber.Ctx) error {
+		}, fiberws.WithGuards(hooks.GuardFunc(func(c *fiber.Ctx) error {
 			if c.Query("token") != "s3cret" {
 				return fiber.ErrUnauthorized
 			}

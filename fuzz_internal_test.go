@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // Fuzz targets for everything that parses client input: message decoding
@@ -114,7 +116,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("re-decode %q: %v", data, err)
 		}
 		mt, out, skip, err := enc(v)
-		if err != nil || skip || mt != Text {
+		if err != nil || skip || mt != hooks.Text {
 			t.Fatalf("re-encode: %v %v %v", mt, skip, err)
 		}
 		if !utf8.Valid(out) {
@@ -132,7 +134,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			return
 		}
 		mt, out, skip, err := enc(v)
-		if err != nil || skip || mt != Text {
+		if err != nil || skip || mt != hooks.Text {
 			t.Fatalf("encode: %v %v %v", mt, skip, err)
 		}
 		if !utf8.Valid(out) {

@@ -3,6 +3,8 @@ package fiberws
 import (
 	"context"
 	"iter"
+
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // The typed message handlers, one per route shape. Each is made once per
@@ -15,7 +17,7 @@ type twoWay[In, Out any] struct {
 	dec decoder[In]
 }
 
-func (t *twoWay[In, Out]) handle(ctx context.Context, m *Message) error {
+func (t *twoWay[In, Out]) handle(ctx context.Context, m *hooks.Message) error {
 	var in In
 	if !m.Connect {
 		var err error
@@ -43,7 +45,7 @@ type twoWayStream[In, Out any] struct {
 	dec decoder[In]
 }
 
-func (t *twoWayStream[In, Out]) handle(ctx context.Context, m *Message) error {
+func (t *twoWayStream[In, Out]) handle(ctx context.Context, m *hooks.Message) error {
 	var in In
 	if !m.Connect {
 		var err error
@@ -71,7 +73,7 @@ type receiveOnly[In any] struct {
 	dec decoder[In]
 }
 
-func (r *receiveOnly[In]) handle(ctx context.Context, m *Message) error {
+func (r *receiveOnly[In]) handle(ctx context.Context, m *hooks.Message) error {
 	var in In
 	if !m.Connect {
 		var err error
@@ -94,7 +96,7 @@ type sendOnly[Out any] struct {
 	h func(context.Context, *Conn[Out]) (Out, error)
 }
 
-func (s *sendOnly[Out]) handle(ctx context.Context, _ *Message) error {
+func (s *sendOnly[Out]) handle(ctx context.Context, _ *hooks.Message) error {
 	out, err := s.h(ctx, s.c)
 	if err != nil {
 		return err
@@ -109,7 +111,7 @@ type sendOnlyStream[Out any] struct {
 	h func(context.Context, *Conn[Out]) (iter.Seq[Out], error)
 }
 
-func (s *sendOnlyStream[Out]) handle(ctx context.Context, _ *Message) error {
+func (s *sendOnlyStream[Out]) handle(ctx context.Context, _ *hooks.Message) error {
 	seq, err := s.h(ctx, s.c)
 	if err != nil || seq == nil {
 		return err

@@ -26,7 +26,7 @@ import (
 // that, closed by the server, not a 1006 by the client.
 func TestProtocolErrorRecordedAsSent(t *testing.T) {
 	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", echo))
+	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/echo", echo))
 	c := h.Dial(t, "/echo")
 	// A masked frame with the reserved opcode 3 and no payload.
 	if _, err := c.Conn().NetConn().Write([]byte{0x83, 0x80, 0, 0, 0, 0}); err != nil {
@@ -61,7 +61,7 @@ func TestProtocolErrorRecordedAsSent(t *testing.T) {
 func TestPingFloodWithoutReadingIsDropped(t *testing.T) {
 	const writeTimeout = time.Second
 	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", echo))
+	h := serveWith(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/echo", echo))
 	c := h.Dial(t, "/echo")
 	conn := c.Conn()
 	payload := []byte(strings.Repeat("p", 125))
@@ -167,7 +167,7 @@ func frameHeader(op byte, final bool, n int) []byte {
 func TestEmptyContinuationFloodIsBounded(t *testing.T) {
 	const messageTimeout = 300 * time.Millisecond
 	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{MessageTimeout: messageTimeout, CloseTimeout: 200 * time.Millisecond, Observers: []fiberws.Observer{obs}},
+	h := serveWith(t, fiberws.Config{MessageTimeout: messageTimeout, CloseTimeout: 200 * time.Millisecond, Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/echo", echo))
 	c := h.Dial(t, "/echo")
 	nc := c.Conn().NetConn()
@@ -208,7 +208,7 @@ func TestPartialMessagesHoldTheBudget(t *testing.T) {
 		budget  = 4 << 20
 	)
 	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{PartialMessageBudget: budget, MessageTimeout: time.Minute, Observers: []fiberws.Observer{obs}},
+	h := serveWith(t, fiberws.Config{PartialMessageBudget: budget, MessageTimeout: time.Minute, Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/echo", echo))
 	payload := make([]byte, size-1)
 	runtime.GC()
@@ -281,7 +281,7 @@ func TestPartialBudgetFitsTheReadLimit(t *testing.T) {
 func TestStalledHoldersEvictedWithoutMessageTimeout(t *testing.T) {
 	const size = 1 << 20
 	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{MessageTimeout: -1, PartialMessageBudget: 2 * size, Observers: []fiberws.Observer{obs}},
+	h := serveWith(t, fiberws.Config{MessageTimeout: -1, PartialMessageBudget: 2 * size, Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/echo", echo))
 	payload := make([]byte, size-1)
 	for range 2 {

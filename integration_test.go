@@ -146,7 +146,7 @@ func TestUseOnAGroupBehavesAsRegistered(t *testing.T) {
 // warning, and ErrNotUpgraded in the summary).
 func TestMiddlewareThatAnswersIsReported(t *testing.T) {
 	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}},
+	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/ws", echo, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
 			return c.SendString("hello") // forgot c.Next()
 		})))
@@ -177,7 +177,7 @@ func TestMiddlewareThatAnswersIsReported(t *testing.T) {
 // the request like a guard, without a warning.
 func TestMiddlewareThatRejectsIsARejection(t *testing.T) {
 	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}},
+	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/ws", echo, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
 			return c.SendStatus(fiber.StatusUnauthorized)
 		})))
@@ -194,11 +194,11 @@ func TestMiddlewareThatRejectsIsARejection(t *testing.T) {
 
 type misspelledCtrl struct{ ctrl }
 
-func (misspelledCtrl) Guard() []fiberws.Guard { return nil } // meant Guards
+func (misspelledCtrl) Guard() []hooks.Guard { return nil } // meant Guards
 
 type pointerGuardsCtrl struct{ ctrl }
 
-func (*pointerGuardsCtrl) Guards() []fiberws.Guard { return nil } // a value of the type does not have it
+func (*pointerGuardsCtrl) Guards() []hooks.Guard { return nil } // a value of the type does not have it
 
 type wrongSignatureCtrl struct{ ctrl }
 
@@ -213,7 +213,7 @@ func TestMisspelledLifecycleMethodIsAnError(t *testing.T) {
 		c    fiberws.Controller
 		want string
 	}{
-		{misspelledCtrl{ctrl{routes: route}}, "method Guard is not a lifecycle method: did you mean Guards() []fiberws.Guard?"},
+		{misspelledCtrl{ctrl{routes: route}}, "method Guard is not a lifecycle method: did you mean Guards() []hooks.Guard?"},
 		{wrongSignatureCtrl{ctrl{routes: route}}, "method Catchers has the wrong signature"},
 		{pointerGuardsCtrl{ctrl{routes: route}}, "method Guards has a pointer receiver"},
 	} {

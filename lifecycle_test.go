@@ -59,14 +59,14 @@ type lcInterceptorFuncs struct {
 	pre, post func(m *hooks.Message) error
 }
 
-func (i lcInterceptorFuncs) Pre(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+func (i lcInterceptorFuncs) Pre(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 	if i.pre == nil {
 		return nil
 	}
 	return i.pre(m)
 }
 
-func (i lcInterceptorFuncs) Post(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+func (i lcInterceptorFuncs) Post(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 	if i.post == nil {
 		return nil
 	}
@@ -89,19 +89,19 @@ type lcScopedCtrl struct {
 	routes []fiberws.Route
 }
 
-func (c lcScopedCtrl) Prefix() string                { return "/scoped" }
-func (c lcScopedCtrl) Routes() []fiberws.Route       { return c.routes }
-func (c lcScopedCtrl) Observers() []fiberws.Observer { return []fiberws.Observer{c.obs} }
+func (c lcScopedCtrl) Prefix() string              { return "/scoped" }
+func (c lcScopedCtrl) Routes() []fiberws.Route     { return c.routes }
+func (c lcScopedCtrl) Observers() []hooks.Observer { return []hooks.Observer{c.obs} }
 func (c lcScopedCtrl) Middleware() []fiber.Handler {
 	return []fiber.Handler{lcTraceMiddleware(c.tr, "controller")}
 }
-func (c lcScopedCtrl) Guards() []fiberws.Guard {
-	return []fiberws.Guard{lcTraceGuard(c.tr, "controller")}
+func (c lcScopedCtrl) Guards() []hooks.Guard {
+	return []hooks.Guard{lcTraceGuard(c.tr, "controller")}
 }
-func (c lcScopedCtrl) Interceptors() []fiberws.Interceptor {
-	return []fiberws.Interceptor{lcTraceInterceptor(c.tr, "controller")}
+func (c lcScopedCtrl) Interceptors() []hooks.Interceptor {
+	return []hooks.Interceptor{lcTraceInterceptor(c.tr, "controller")}
 }
-func (c lcScopedCtrl) Catchers() []fiberws.Catcher { return nil }
+func (c lcScopedCtrl) Catchers() []hooks.Catcher { return nil }
 
 func TestLifecycleOrderAllScopes(t *testing.T) {
 	tr := &lcTrace{}
@@ -119,10 +119,10 @@ func TestLifecycleOrderAllScopes(t *testing.T) {
 		fiberws.WithInterceptors(lcTraceInterceptor(tr, "route")),
 	)
 	srv := fiberws.New(fiberws.Config{
-		Observers:    []fiberws.Observer{lcTraceObserver{tr: tr, scope: "app", done: summaries}},
+		Observers:    []hooks.Observer{lcTraceObserver{tr: tr, scope: "app", done: summaries}},
 		Middleware:   []fiber.Handler{lcTraceMiddleware(tr, "app")},
-		Guards:       []fiberws.Guard{lcTraceGuard(tr, "app")},
-		Interceptors: []fiberws.Interceptor{lcTraceInterceptor(tr, "app")},
+		Guards:       []hooks.Guard{lcTraceGuard(tr, "app")},
+		Interceptors: []hooks.Interceptor{lcTraceInterceptor(tr, "app")},
 	})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	ctrl := lcScopedCtrl{tr: tr, obs: lcTraceObserver{tr: tr, scope: "controller", done: summaries}, routes: []fiberws.Route{route}}
@@ -199,7 +199,7 @@ func TestGuardRejectionIsHTTPStatus(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			obs := newRelSummaries()
-			srv := fiberws.New(fiberws.Config{Observers: []fiberws.Observer{obs}})
+			srv := fiberws.New(fiberws.Config{Observers: []hooks.Observer{obs}})
 			app := fiber.New(fiber.Config{DisableStartupMessage: true})
 			guard := hooks.GuardFunc(func(*fiber.Ctx) error { return tc.err })
 			if err := srv.Register(app, lcGuardCtrl{guard: guard}); err != nil {
@@ -251,14 +251,14 @@ func TestGuardRejectionHidesErrorText(t *testing.T) {
 var lcErrForbiddenWord = errors.New("forbidden word")
 
 func TestPreInterceptorRejectsOneMessageAndCatcherKeepsOpen(t *testing.T) {
-	censor := hooks.PreFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	censor := hooks.PreFunc(func(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 		if strings.Contains(string(m.Data), "darn") {
 			return lcErrForbiddenWord
 		}
 		m.Data = []byte(strings.ToUpper(string(m.Data))) // rewrite
 		return nil
 	})
-	catcher := hooks.CatchIs(lcErrForbiddenWord, func(context.Context, hooks.Conn, error) hooks.Outcome {
+	catcher := hooks.CatchIs(lcErrForbiddenWord, func(context.Context, hooks.Peer, error) hooks.Outcome {
 		return hooks.Reply("rejected")
 	})
 	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/censored", mirror,
@@ -275,7 +275,7 @@ func TestPreInterceptorRejectsOneMessageAndCatcherKeepsOpen(t *testing.T) {
 }
 
 func TestPreInterceptorRejectionWithoutCatcherCloses1011(t *testing.T) {
-	reject := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error {
+	reject := hooks.PreFunc(func(context.Context, hooks.Peer, *hooks.Message) error {
 		return errors.New("internal detail")
 	})
 	ts := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/r", mirror, fiberws.WithInterceptors(reject)))
@@ -288,7 +288,7 @@ func TestPreInterceptorRejectionWithoutCatcherCloses1011(t *testing.T) {
 }
 
 func TestPostInterceptorsSeeAsyncSendsAndCanDrop(t *testing.T) {
-	tag := hooks.PostFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	tag := hooks.PostFunc(func(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 		if string(m.Data) == "secret" {
 			return hooks.ErrDrop
 		}
@@ -319,10 +319,10 @@ type lcChatMessage struct {
 }
 
 func TestCatcherRepliesToBadJSONAndKeepsOpen(t *testing.T) {
-	badJSON := hooks.CatchAs(func(_ context.Context, _ hooks.Conn, err *fiberws.DecodeError) hooks.Outcome {
+	badJSON := hooks.CatchAs(func(_ context.Context, _ hooks.Peer, err *fiberws.DecodeError) hooks.Outcome {
 		return hooks.Reply(`{"error":"invalid message"}`)
 	})
-	ts := serveWith(t, fiberws.Config{Catchers: []fiberws.Catcher{badJSON}},
+	ts := serveWith(t, fiberws.Config{Catchers: []hooks.Catcher{badJSON}},
 		fiberws.WebSocket("/json", func(_ context.Context, _ *fiberws.Conn[string], m lcChatMessage) (string, error) {
 			return m.User + ": " + m.Text, nil
 		}))
@@ -340,12 +340,12 @@ func TestCatcherRepliesToBadJSONAndKeepsOpen(t *testing.T) {
 func TestCatchersRunRouteControllerAppThenDefault(t *testing.T) {
 	tr := &lcTrace{}
 	pass := func(scope string) hooks.Catcher {
-		return hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) {
+		return hooks.CatcherFunc(func(context.Context, hooks.Peer, error) (hooks.Outcome, bool) {
 			tr.add("catch:" + scope)
 			return hooks.Outcome{}, false
 		})
 	}
-	ts := serveWith(t, fiberws.Config{Catchers: []fiberws.Catcher{pass("app")}},
+	ts := serveWith(t, fiberws.Config{Catchers: []hooks.Catcher{pass("app")}},
 		fiberws.WebSocket("/fail", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 			return "", &fiberws.CloseError{Code: 4001, Reason: "custom"}
 		}, fiberws.WithCatchers(pass("route"))))
@@ -361,8 +361,8 @@ func TestCatchersRunRouteControllerAppThenDefault(t *testing.T) {
 }
 
 func TestPanickingInterceptorAndCatcherClose1011(t *testing.T) {
-	panicky := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error { panic("pre exploded") })
-	badCatcher := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) { panic("catcher exploded") })
+	panicky := hooks.PreFunc(func(context.Context, hooks.Peer, *hooks.Message) error { panic("pre exploded") })
+	badCatcher := hooks.CatcherFunc(func(context.Context, hooks.Peer, error) (hooks.Outcome, bool) { panic("catcher exploded") })
 	ts := serveWith(t, fiberws.Config{},
 		fiberws.WebSocket("/pre", mirror, fiberws.WithInterceptors(panicky)),
 		fiberws.WebSocket("/catch", func(context.Context, *fiberws.Conn[string], string) (string, error) {
@@ -391,7 +391,7 @@ func TestPanickingInterceptorAndCatcherClose1011(t *testing.T) {
 
 func TestPanickingObserverHarmsNothing(t *testing.T) {
 	obs := lcPanicObserver{}
-	ts := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", mirror))
+	ts := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/echo", mirror))
 	c := ts.Dial(t, "/echo")
 	c.SendText("hi")
 	if got := c.ReadText(); got != "hi" {
@@ -408,7 +408,7 @@ func (lcPanicObserver) OnSummary(hooks.Summary) { panic("observer summary") }
 
 func TestObserverSummaryCounts(t *testing.T) {
 	obs := newRelSummaries()
-	ts := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/room/:name", mirror))
+	ts := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/room/:name", mirror))
 	c := ts.Dial(t, "/room/blue?x=1")
 	c.SendText("abc")
 	c.ReadText()

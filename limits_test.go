@@ -71,7 +71,7 @@ func TestLimitsDefaults(t *testing.T) {
 
 func TestReadLimitDefaultCloses1009(t *testing.T) {
 	obs := newRelSummaries()
-	srv, _ := relServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}}, fiberws.WebSocket("/echo", func(_ context.Context, _ *fiberws.Conn[[]byte], b []byte) ([]byte, error) {
+	srv, _ := relServe(t, fiberws.Config{Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/echo", func(_ context.Context, _ *fiberws.Conn[[]byte], b []byte) ([]byte, error) {
 		return b[:1], nil
 	}))
 	c := srv.Dial(t, "/echo")
@@ -229,7 +229,7 @@ func TestMaxConnectionsBurst(t *testing.T) {
 
 func TestMessageRate(t *testing.T) {
 	obs := newRelSummaries()
-	srv, _ := relServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}, MessageRate: 1000, MessageBurst: 1000},
+	srv, _ := relServe(t, fiberws.Config{Observers: []hooks.Observer{obs}, MessageRate: 1000, MessageBurst: 1000},
 		fiberws.WebSocket("/limited", mirror, fiberws.WithMessageRate(5, 5)),
 		fiberws.WebSocket("/app", mirror),
 		fiberws.WebSocket("/off", mirror, fiberws.WithMessageRate(0, 0)))
@@ -293,7 +293,7 @@ func TestIdleTimeout(t *testing.T) {
 	obs := newRelSummaries()
 	// A short CloseTimeout: a client closed for idleness that does not
 	// read (the pinger and ponger below) is counted down soon after.
-	srv, ws := relServe(t, fiberws.Config{Observers: []fiberws.Observer{obs}, IdleTimeout: idle, CloseTimeout: 200 * time.Millisecond},
+	srv, ws := relServe(t, fiberws.Config{Observers: []hooks.Observer{obs}, IdleTimeout: idle, CloseTimeout: 200 * time.Millisecond},
 		fiberws.WebSocket("/idle", mirror),
 		fiberws.WebSocket("/never", mirror, fiberws.WithIdleTimeout(0)))
 

@@ -404,8 +404,8 @@ func (l smallBufferListener) Accept() (net.Conn, error) {
 // A send-only connection ends after its one run, whatever that run's fate:
 // dropped by a pre-interceptor, or an error a catcher answered with a reply.
 func TestSendOnlyClosesWhenItsRunIsDroppedOrCaught(t *testing.T) {
-	drop := hooks.PreFunc(func(context.Context, hooks.Conn, *hooks.Message) error { return hooks.ErrDrop })
-	keepOpen := hooks.CatcherFunc(func(context.Context, hooks.Conn, error) (hooks.Outcome, bool) {
+	drop := hooks.PreFunc(func(context.Context, hooks.Peer, *hooks.Message) error { return hooks.ErrDrop })
+	keepOpen := hooks.CatcherFunc(func(context.Context, hooks.Peer, error) (hooks.Outcome, bool) {
 		return hooks.Reply("caught"), true
 	})
 	h := serveRoutes(t,

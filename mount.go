@@ -28,11 +28,11 @@ type mountedRoute struct {
 	keepalive      *keepalive
 	limits         *mountedLimits
 
-	observers  []Observer
+	observers  []hooks.Observer
 	middleware []fiber.Handler
-	guards     []Guard
-	pre, post  []Interceptor // pre: app, controller, route; post: reversed
-	catchers   []Catcher     // route, controller, app
+	guards     []hooks.Guard
+	pre, post  []hooks.Interceptor // pre: app, controller, route; post: reversed
+	catchers   []hooks.Catcher     // route, controller, app
 	origin     fiber.Handler
 	upgrader   *websocket.FastHTTPUpgrader
 	// opens are the controller's OnOpen and the route's, in that order;
@@ -248,7 +248,7 @@ func (mr *mountedRoute) guard(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func callGuard(g Guard, c *fiber.Ctx) (err error) {
+func callGuard(g hooks.Guard, c *fiber.Ctx) (err error) {
 	defer recoverAs(&err)
 	return g.Allow(c)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // CloseInfo is how a connection ended, for OnClose: the close code and
@@ -12,7 +14,7 @@ import (
 type CloseInfo struct {
 	Code     int
 	Reason   string
-	ClosedBy ClosedBy
+	ClosedBy hooks.ClosedBy
 	Err      error
 }
 
@@ -92,7 +94,7 @@ type opening struct {
 	connect bool
 }
 
-func (o *opening) handle(ctx context.Context, m *Message) error {
+func (o *opening) handle(ctx context.Context, m *hooks.Message) error {
 	if m.Connect {
 		for _, h := range o.opens {
 			if err := h.run(ctx, o.s, o.next); err != nil {

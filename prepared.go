@@ -20,7 +20,7 @@ import (
 // built once when a second one is sent to, so a message for one member
 // (hub.Send) costs what Conn.Send does, not a broadcast's preparation.
 type PreparedMessage struct {
-	mt    MessageType
+	mt    hooks.MessageType
 	data  []byte
 	event string // the Event's name, for a prepared Event
 
@@ -48,7 +48,7 @@ func Prepare[T any](v T) (*PreparedMessage, error) {
 }
 
 // Type is Text or Binary.
-func (p *PreparedMessage) Type() MessageType { return p.mt }
+func (p *PreparedMessage) Type() hooks.MessageType { return p.mt }
 
 // Data is the encoded payload; do not modify it.
 func (p *PreparedMessage) Data() []byte { return p.data }
@@ -145,11 +145,11 @@ func (s *Session) WriteTimeout() time.Duration { return s.route.srv.cfg.WriteTim
 // or Binary), for payloads that arrive encoded, such as a broadcast
 // received from another node. Text must be valid UTF-8. data is kept, not
 // copied: do not modify it afterwards.
-func NewPreparedMessage(mt MessageType, data []byte) (*PreparedMessage, error) {
+func NewPreparedMessage(mt hooks.MessageType, data []byte) (*PreparedMessage, error) {
 	switch {
-	case mt != Text && mt != Binary:
+	case mt != hooks.Text && mt != hooks.Binary:
 		return nil, fmt.Errorf("fiberws: prepared message type %d: want Text or Binary", mt)
-	case mt == Text && !utf8.Valid(data):
+	case mt == hooks.Text && !utf8.Valid(data):
 		return nil, errors.New("fiberws: prepared text message is not valid UTF-8")
 	}
 	return &PreparedMessage{mt: mt, data: data}, nil

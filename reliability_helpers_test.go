@@ -16,14 +16,14 @@ import (
 // relSummaries is an Observer that keeps every connection summary.
 type relSummaries struct {
 	mu   sync.Mutex
-	list []fiberws.Summary
-	ch   chan fiberws.Summary
+	list []hooks.Summary
+	ch   chan hooks.Summary
 }
 
-func newRelSummaries() *relSummaries { return &relSummaries{ch: make(chan fiberws.Summary, 1024)} }
+func newRelSummaries() *relSummaries { return &relSummaries{ch: make(chan hooks.Summary, 1024)} }
 
 func (o *relSummaries) OnRequest(hooks.Request) {}
-func (o *relSummaries) OnSummary(s fiberws.Summary) {
+func (o *relSummaries) OnSummary(s hooks.Summary) {
 	o.mu.Lock()
 	o.list = append(o.list, s)
 	o.mu.Unlock()
@@ -33,14 +33,14 @@ func (o *relSummaries) OnSummary(s fiberws.Summary) {
 	}
 }
 
-func (o *relSummaries) all() []fiberws.Summary {
+func (o *relSummaries) all() []hooks.Summary {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return append([]fiberws.Summary(nil), o.list...)
+	return append([]hooks.Summary(nil), o.list...)
 }
 
 // next waits (bounded) for the next summary.
-func (o *relSummaries) next(t testing.TB) fiberws.Summary {
+func (o *relSummaries) next(t testing.TB) hooks.Summary {
 	t.Helper()
 	select {
 	case s := <-o.ch:
@@ -48,7 +48,7 @@ func (o *relSummaries) next(t testing.TB) fiberws.Summary {
 	case <-time.After(fiberwstest.Timeout):
 		t.Fatalf("no connection summary within %v", fiberwstest.Timeout)
 	}
-	return fiberws.Summary{}
+	return hooks.Summary{}
 }
 
 // relServe serves routes at the root with a Server made from cfg and

@@ -59,7 +59,7 @@ func TestSlowConsumerIsDroppedAndBlocksNoOne(t *testing.T) {
 		}
 		return nil, nil
 	}, fiberws.OnConnect())
-	srv, ws := relServe(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []fiberws.Observer{obs}}, route)
+	srv, ws := relServe(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []hooks.Observer{obs}}, route)
 
 	good := srv.Dial(t, "/feed")
 	slow := srv.Dial(t, "/feed?role=slow") // never reads
@@ -143,7 +143,7 @@ func TestGracefulShutdown(t *testing.T) {
 		ShutdownTimeout: shutdownTimeout,
 		CloseTimeout:    30 * time.Second, // only the shutdown timeout may end the wait
 		WriteTimeout:    30 * time.Second,
-		Observers:       []fiberws.Observer{obs},
+		Observers:       []hooks.Observer{obs},
 	})
 	if err := ws.Register(app, ctrl{routes: []fiberws.Route{route}}); err != nil {
 		t.Fatal(err)
@@ -323,7 +323,7 @@ func TestCompressionOffByDefault(t *testing.T) {
 func TestCompressionBoundedByReadLimit(t *testing.T) {
 	const limit = 64 << 10
 	obs := newRelSummaries()
-	srv, _ := relServe(t, fiberws.Config{EnableCompression: true, ReadLimit: limit, Observers: []fiberws.Observer{obs}},
+	srv, _ := relServe(t, fiberws.Config{EnableCompression: true, ReadLimit: limit, Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/e", func(_ context.Context, _ *fiberws.Conn[int], msg string) (int, error) {
 			return len(msg), nil
 		}))
@@ -402,7 +402,7 @@ func TestAppShutdownWithinItsTimeout(t *testing.T) {
 		}
 		return c.SendString("done")
 	})
-	ws := fiberws.New(fiberws.Config{Logger: logger, Observers: []fiberws.Observer{obs}})
+	ws := fiberws.New(fiberws.Config{Logger: logger, Observers: []hooks.Observer{obs}})
 	if err := ws.Register(app, ctrl{routes: []fiberws.Route{fiberws.WebSocket("/ws", mirror)}}); err != nil {
 		t.Fatal(err)
 	}

@@ -373,13 +373,13 @@ var errVetoed = errors.New("vetoed")
 // It also answers "async" by sending "vetoed" from another goroutine, which
 // hands the error to Fail, then "after".
 func vetoRoute(calls *atomic.Int64) fiberws.Route {
-	veto := hooks.PostFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	veto := hooks.PostFunc(func(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 		if string(m.Data) == "vetoed" {
 			return errVetoed
 		}
 		return nil
 	})
-	caught := hooks.CatchIs(errVetoed, func(context.Context, hooks.Conn, error) hooks.Outcome {
+	caught := hooks.CatchIs(errVetoed, func(context.Context, hooks.Peer, error) hooks.Outcome {
 		return hooks.Reply("caught " + strconv.FormatInt(calls.Add(1), 10))
 	})
 	return fiberws.WebSocket("/veto", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {

@@ -20,7 +20,7 @@ import (
 // the pool once the handler is done with it. resume marks the message a
 // reader hands back with reading itself (see read).
 type inbound struct {
-	mt     MessageType
+	mt     hooks.MessageType
 	buf    *msgBuf
 	resume bool
 }
@@ -78,7 +78,7 @@ func (mr *mountedRoute) serve(ws *websocket.Conn, req *requestData) {
 	}
 	// If the on-connect trigger is slow, reading moves on without us and
 	// we start as the worker.
-	reading := !connectRun || s.state.Load() != stateOpen || s.runInline(Message{Connect: true})
+	reading := !connectRun || s.state.Load() != stateOpen || s.runInline(hooks.Message{Connect: true})
 	for {
 		if reading && s.read() {
 			break
@@ -193,7 +193,7 @@ func (s *Session) read() bool {
 			putMsgBuf(buf)
 			continue
 		}
-		if MessageType(mt) == Text && !utf8.Valid(buf.b) {
+		if hooks.MessageType(mt) == hooks.Text && !utf8.Valid(buf.b) {
 			putMsgBuf(buf)
 			_ = s.closeWith(CloseInvalidPayload, "invalid UTF-8", hooks.ByServer, nil)
 			continue
@@ -210,7 +210,7 @@ func (s *Session) read() bool {
 			continue
 		}
 		if s.runner.Load() != runHandOff {
-			handedOff := !s.runInline(Message{Type: MessageType(mt), Data: buf.b})
+			handedOff := !s.runInline(hooks.Message{Type: hooks.MessageType(mt), Data: buf.b})
 			putMsgBuf(buf)
 			if handedOff {
 				return false
@@ -218,10 +218,10 @@ func (s *Session) read() bool {
 			continue
 		}
 		if s.queued.Load() <= 1 && !s.slowInline.Load() && !s.resumePending.Load() {
-			s.handBack(inbound{mt: MessageType(mt), buf: buf, resume: true})
+			s.handBack(inbound{mt: hooks.MessageType(mt), buf: buf, resume: true})
 			return false
 		}
-		if !s.enqueue(inbound{mt: MessageType(mt), buf: buf}) {
+		if !s.enqueue(inbound{mt: hooks.MessageType(mt), buf: buf}) {
 			putMsgBuf(buf)
 		}
 	}
@@ -284,7 +284,7 @@ func (s *Session) waitQueueRoom(n int64) bool {
 // budget timer hands reading to a new goroutine (handOff). It reports false
 // when that happened; the caller must then stop reading and become the
 // worker.
-func (s *Session) runInline(m Message) bool {
+func (s *Session) runInline(m hooks.Message) bool {
 	// The sequence number first: checkBudget, seeing the runner busy,
 	// must see this message's number.
 	s.inlineSeq.Add(1)
@@ -293,14 +293,14 @@ func (s *Session) runInline(m Message) bool {
 }
 
 // runBudgeted is runInline once the runner is busy.
-func (s *Session) runBudgeted(m Message) bool {
+func (s *Session) runBudgeted(m hooks.Message) bool {
 	if !s.budgetArmed.Load() {
 		s.armBudget()
 	}
 	if s.state.Load() == stateOpen {
 		s.msg = m
 		s.process(s.handler, &s.msg)
-		s.msg = Message{}
+		s.msg = hooks.Message{}
 	}
 	if s.runner.CompareAndSwap(runBusy, runIdle) {
 		return true
@@ -410,15 +410,15 @@ func (s *Session) resume(in inbound) bool {
 	inline := s.runner.CompareAndSwap(runBack, runBusy)
 	s.resumePending.Store(false)
 	if inline {
-		inline = s.runBudgeted(Message{Type: in.mt, Data: in.buf.b})
+		inline = s.runBudgeted(hooks.Message{Type: in.mt, Data: in.buf.b})
 	} else {
 		for s.runner.Load() != runHandOff {
 			runtime.Gosched()
 		}
 		if s.state.Load() == stateOpen {
-			s.msg = Message{Type: in.mt, Data: in.buf.b}
+			s.msg = hooks.Message{Type: in.mt, Data: in.buf.b}
 			s.process(s.handler, &s.msg)
-			s.msg = Message{}
+			s.msg = hooks.Message{}
 		}
 	}
 	putMsgBuf(in.buf)
@@ -484,7 +484,7 @@ func (s *Session) runSendOnly() {
 		// Whatever the run's outcome (sent, dropped by an interceptor,
 		// kept open by a catcher), a send-only connection ends with it;
 		// if a catcher already closed it, this does nothing.
-		s.process(s.handler, &Message{Connect: true})
+		s.process(s.handler, &hooks.Message{Connect: true})
 		_ = s.closeWith(CloseNormalClosure, "", hooks.ByServer, nil)
 	}
 }
@@ -505,9 +505,9 @@ func (s *Session) work() bool {
 			}
 			n := int64(len(in.buf.b))
 			if s.state.Load() == stateOpen {
-				s.msg = Message{Type: in.mt, Data: in.buf.b}
+				s.msg = hooks.Message{Type: in.mt, Data: in.buf.b}
 				s.process(s.handler, &s.msg)
-				s.msg = Message{}
+				s.msg = hooks.Message{}
 			}
 			putMsgBuf(in.buf)
 			s.queuedBytes.Add(-n)
@@ -532,7 +532,7 @@ func (s *Session) work() bool {
 // process runs one message through the pre-interceptors and the handler
 // (which sends the result through the post-interceptors). Errors from any
 // stage go to the catchers. It reports whether everything succeeded.
-func (s *Session) process(h messageHandler, m *Message) bool {
+func (s *Session) process(h messageHandler, m *hooks.Message) bool {
 	if s.events != nil {
 		s.events.peek(m) // the pre-interceptors see the event's name
 	}
@@ -559,7 +559,7 @@ func (s *Session) process(h messageHandler, m *Message) bool {
 	return false
 }
 
-func (s *Session) runPre(m *Message) (err error) {
+func (s *Session) runPre(m *hooks.Message) (err error) {
 	defer recoverAs(&err)
 	for _, in := range s.route.pre {
 		if err := in.Pre(s.ctx, s, m); err != nil {
@@ -569,7 +569,7 @@ func (s *Session) runPre(m *Message) (err error) {
 	return nil
 }
 
-func (s *Session) callHandler(h messageHandler, m *Message) (err error) {
+func (s *Session) callHandler(h messageHandler, m *hooks.Message) (err error) {
 	defer recoverAs(&err)
 	return h.handle(s.ctx, m)
 }
@@ -614,13 +614,13 @@ func (s *Session) fail(err error) {
 	s.apply(defaultOutcome(err), err)
 }
 
-func (s *Session) callCatcher(c Catcher, err error) (out Outcome, handled bool, cerr error) {
+func (s *Session) callCatcher(c hooks.Catcher, err error) (out hooks.Outcome, handled bool, cerr error) {
 	defer recoverAs(&cerr)
 	out, handled = c.Catch(s.ctx, s, err)
 	return out, handled, nil
 }
 
-func defaultOutcome(err error) Outcome {
+func defaultOutcome(err error) hooks.Outcome {
 	var ce *CloseError
 	var de *DecodeError
 	var ve *ValidationError
@@ -638,7 +638,7 @@ func defaultOutcome(err error) Outcome {
 	return hooks.CloseWith(CloseInternalError, "internal error")
 }
 
-func (s *Session) apply(out Outcome, cause error) {
+func (s *Session) apply(out hooks.Outcome, cause error) {
 	if out.Close {
 		if out.Code == CloseInternalError {
 			s.logError("closing connection", cause)

@@ -73,7 +73,7 @@ type Session struct {
 	// whether the handler it handed off is still running, whether reading
 	// handed back waits for the worker to take it up.
 	handler       messageHandler
-	msg           Message
+	msg           hooks.Message
 	runner        atomic.Int32
 	budget        *time.Timer
 	budgetArmed   atomic.Bool

@@ -39,7 +39,7 @@ func (l *lockedBuffer) lines() []string {
 func TestSlogObserverLevels(t *testing.T) {
 	var buf lockedBuffer
 	obs := hooks.SlogObserver(slog.New(slog.NewTextHandler(&buf, nil)))
-	h := serveWith(t, fiberws.Config{Observers: []fiberws.Observer{obs}},
+	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/ws", func(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
 			switch msg {
 			case "quota":
@@ -48,7 +48,7 @@ func TestSlogObserverLevels(t *testing.T) {
 				return "", errors.New("database down")
 			}
 			return msg, nil
-		}, fiberws.WithReadLimit(64), fiberws.WithGuards(fiberws.GuardFunc(func(c *fiber.Ctx) error {
+		}, fiberws.WithReadLimit(64), fiberws.WithGuards(hooks.GuardFunc(func(c *fiber.Ctx) error {
 			switch c.Query("token") {
 			case "":
 				return fiber.ErrUnauthorized

@@ -141,7 +141,7 @@ func (st *soakStats) fail(k soakKind, format string, args ...any) {
 
 func (st *soakStats) OnRequest(hooks.Request) {}
 
-func (st *soakStats) OnSummary(s fiberws.Summary) {
+func (st *soakStats) OnSummary(s hooks.Summary) {
 	if s.Status != 0 {
 		return // not upgraded
 	}
@@ -251,7 +251,7 @@ func runSoak(t *testing.T, clients int, duration time.Duration) {
 		IdleTimeout:     30 * time.Second,
 		MaxConnections:  -1,
 		ShutdownTimeout: 5 * time.Second,
-		Observers:       []fiberws.Observer{st},
+		Observers:       []hooks.Observer{st},
 		Logger:          slog.New(countingHandler{st}),
 	})
 	if err := ws.Register(app, ctrl{routes: soakRoutes(st)}); err != nil {

@@ -14,13 +14,13 @@ import (
 // controller, app: reverse scope order) and writes it. event is its event
 // name on an event route; fanout marks a prepared message of a fan-out
 // (see write).
-func (s *Session) emit(mt MessageType, data []byte, event string, fanout bool) error {
+func (s *Session) emit(mt hooks.MessageType, data []byte, event string, fanout bool) error {
 	if s.state.Load() != stateOpen {
 		return ErrClosed
 	}
 	if post := s.route.post; len(post) > 0 {
 		// Interceptors may rewrite Data in place; data may alias a string.
-		m := Message{Type: mt, Data: append([]byte(nil), data...), Event: event}
+		m := hooks.Message{Type: mt, Data: append([]byte(nil), data...), Event: event}
 		for _, in := range post {
 			if err := s.callPost(in, &m); err != nil {
 				if errors.Is(err, hooks.ErrDrop) {
@@ -34,7 +34,7 @@ func (s *Session) emit(mt MessageType, data []byte, event string, fanout bool) e
 	return s.write(mt, data, nil, fanout)
 }
 
-func (s *Session) callPost(in Interceptor, m *Message) (err error) {
+func (s *Session) callPost(in hooks.Interceptor, m *hooks.Message) (err error) {
 	defer recoverAs(&err)
 	return in.Post(s.ctx, s, m)
 }
@@ -45,7 +45,7 @@ func (s *Session) callPost(in Interceptor, m *Message) (err error) {
 // connection is dropped. A fan-out write (SendPrepared) that times out
 // records the close as 1008 "slow consumer": a receiver that takes no
 // frame for the write timeout does not keep up with its fan-out.
-func (s *Session) write(mt MessageType, data []byte, pm *websocket.PreparedMessage, fanout bool) error {
+func (s *Session) write(mt hooks.MessageType, data []byte, pm *websocket.PreparedMessage, fanout bool) error {
 	if s.contrib {
 		return errContribWrites
 	}

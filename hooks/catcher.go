@@ -41,28 +41,28 @@ func Ignore() Outcome { return Outcome{} }
 // a pre- or post-interceptor, the handler) into an Outcome. It returns
 // handled=false to pass the error on to the next catcher.
 type Catcher interface {
-	Catch(ctx context.Context, c Conn, err error) (out Outcome, handled bool)
+	Catch(ctx context.Context, p Peer, err error) (out Outcome, handled bool)
 }
 
 // CatcherFunc turns a function into a Catcher.
-type CatcherFunc func(ctx context.Context, c Conn, err error) (Outcome, bool)
+type CatcherFunc func(ctx context.Context, p Peer, err error) (Outcome, bool)
 
 // Catch calls f.
-func (f CatcherFunc) Catch(ctx context.Context, c Conn, err error) (Outcome, bool) {
-	return f(ctx, c, err)
+func (f CatcherFunc) Catch(ctx context.Context, p Peer, err error) (Outcome, bool) {
+	return f(ctx, p, err)
 }
 
 // CatchAs builds a catcher for one error type: it handles every error that
 // errors.As can turn into E and passes the others on.
 //
-//	hooks.CatchAs(func(ctx context.Context, c hooks.Conn, err *json.SyntaxError) hooks.Outcome {
+//	hooks.CatchAs(func(ctx context.Context, p hooks.Peer, err *json.SyntaxError) hooks.Outcome {
 //		return hooks.Reply("bad JSON")
 //	})
-func CatchAs[E error](f func(ctx context.Context, c Conn, err E) Outcome) Catcher {
-	return CatcherFunc(func(ctx context.Context, c Conn, err error) (Outcome, bool) {
+func CatchAs[E error](f func(ctx context.Context, p Peer, err E) Outcome) Catcher {
+	return CatcherFunc(func(ctx context.Context, p Peer, err error) (Outcome, bool) {
 		var target E
 		if errors.As(err, &target) {
-			return f(ctx, c, target), true
+			return f(ctx, p, target), true
 		}
 		return Outcome{}, false
 	})
@@ -70,10 +70,10 @@ func CatchAs[E error](f func(ctx context.Context, c Conn, err E) Outcome) Catche
 
 // CatchIs builds a catcher that handles errors matching target with
 // errors.Is and passes the others on.
-func CatchIs(target error, f func(ctx context.Context, c Conn, err error) Outcome) Catcher {
-	return CatcherFunc(func(ctx context.Context, c Conn, err error) (Outcome, bool) {
+func CatchIs(target error, f func(ctx context.Context, p Peer, err error) Outcome) Catcher {
+	return CatcherFunc(func(ctx context.Context, p Peer, err error) (Outcome, bool) {
 		if errors.Is(err, target) {
-			return f(ctx, c, err), true
+			return f(ctx, p, err), true
 		}
 		return Outcome{}, false
 	})

@@ -1,6 +1,6 @@
 // Package hooks holds the lifecycle components of a fiberws connection:
 // observers, guards, interceptors and catchers, the small types they share
-// (Message, Conn, Request, Outcome, Summary), and ready pieces
+// (Message, Peer, Request, Outcome, Summary), and ready pieces
 // (SlogObserver, GuardFunc, PreFunc, PostFunc, CatchAs, CatchIs, ErrDrop).
 //
 // The hooks run in this order for every connection:
@@ -23,10 +23,9 @@
 // default (a *fiberws.CloseError closes with its code, a decode error with
 // 1007, anything else with 1011 "internal error").
 //
-// Package fiberws aliases the interfaces and the types handlers meet
-// (MessageType, Message, Observer, Guard, GuardFunc, Interceptor, Catcher,
-// Outcome, Summary, ClosedBy) under the same names. The view interceptors
-// and catchers get is hooks.Conn (fiberws.Conn is the typed connection of
-// a handler), and the ready pieces above live here only: code that writes
-// interceptors or catchers imports hooks.
+// These types have one import path, this package: fiberws's API takes them
+// as hooks.Observer, hooks.Message and so on, and does not re-export them.
+// The view interceptors and catchers get of a connection is hooks.Peer
+// (fiberws.Session implements it; fiberws.Conn is the typed connection of a
+// handler).
 package hooks

@@ -48,14 +48,14 @@ func ExampleGuardFunc() {
 // the catcher below the client is told and the connection stays open.
 func ExamplePreFunc() {
 	errTooLong := &fiberws.CloseError{Code: 1009, Reason: "message too long"}
-	trim := hooks.PreFunc(func(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+	trim := hooks.PreFunc(func(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 		m.Data = []byte(strings.TrimSpace(string(m.Data)))
 		if len(m.Data) > 280 {
 			return errTooLong
 		}
 		return nil
 	})
-	tooLong := hooks.CatchIs(errTooLong, func(context.Context, hooks.Conn, error) hooks.Outcome {
+	tooLong := hooks.CatchIs(errTooLong, func(context.Context, hooks.Peer, error) hooks.Outcome {
 		return hooks.Reply("message too long")
 	})
 	_ = fiberws.New(fiberws.Config{
@@ -67,7 +67,7 @@ func ExamplePreFunc() {
 // CatchAs handles one error type: here a JSON body that does not decode
 // gets an error reply instead of closing the connection with 1007.
 func ExampleCatchAs() {
-	badJSON := hooks.CatchAs(func(_ context.Context, _ hooks.Conn, err *fiberws.DecodeError) hooks.Outcome {
+	badJSON := hooks.CatchAs(func(_ context.Context, _ hooks.Peer, err *fiberws.DecodeError) hooks.Outcome {
 		msg, _ := json.Marshal(map[string]string{"error": "invalid message"})
 		return hooks.Outcome{Reply: &hooks.Message{Type: hooks.Text, Data: msg}}
 	})

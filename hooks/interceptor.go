@@ -15,24 +15,24 @@ import "context"
 // sends. It may rewrite m, return ErrDrop to discard it, or return an error
 // for the catchers.
 type Interceptor interface {
-	Pre(ctx context.Context, c Conn, m *Message) error
-	Post(ctx context.Context, c Conn, m *Message) error
+	Pre(ctx context.Context, p Peer, m *Message) error
+	Post(ctx context.Context, p Peer, m *Message) error
 }
 
 // PreFunc is an Interceptor with only a Pre step.
-type PreFunc func(ctx context.Context, c Conn, m *Message) error
+type PreFunc func(ctx context.Context, p Peer, m *Message) error
 
 // Pre calls f.
-func (f PreFunc) Pre(ctx context.Context, c Conn, m *Message) error { return f(ctx, c, m) }
+func (f PreFunc) Pre(ctx context.Context, p Peer, m *Message) error { return f(ctx, p, m) }
 
 // Post does nothing.
-func (PreFunc) Post(context.Context, Conn, *Message) error { return nil }
+func (PreFunc) Post(context.Context, Peer, *Message) error { return nil }
 
 // PostFunc is an Interceptor with only a Post step.
-type PostFunc func(ctx context.Context, c Conn, m *Message) error
+type PostFunc func(ctx context.Context, p Peer, m *Message) error
 
 // Pre does nothing.
-func (PostFunc) Pre(context.Context, Conn, *Message) error { return nil }
+func (PostFunc) Pre(context.Context, Peer, *Message) error { return nil }
 
 // Post calls f.
-func (f PostFunc) Post(ctx context.Context, c Conn, m *Message) error { return f(ctx, c, m) }
+func (f PostFunc) Post(ctx context.Context, p Peer, m *Message) error { return f(ctx, p, m) }

@@ -5,9 +5,9 @@ import (
 	"net/http"
 )
 
-// Conn is the read-only view of a live connection that interceptors and
+// Peer is the read-only view of a live connection that interceptors and
 // catchers receive. *fiberws.Session implements it.
-type Conn interface {
+type Peer interface {
 	// ID is unique among the connections of one process.
 	ID() uint64
 	// Route is the route pattern the connection matched, e.g. "/chat/:room".

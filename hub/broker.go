@@ -6,16 +6,17 @@ import (
 	"time"
 
 	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // Envelope is one broadcast, or one presence event, as it travels
 // through a Broker: plain data, so a networked broker ships it as it is
 // (hub/redisbroker documents its wire format).
 type Envelope struct {
-	// Type is fiberws.Text or fiberws.Binary; Data the encoded payload,
+	// Type is hooks.Text or hooks.Binary; Data the encoded payload,
 	// exactly as it goes out in the frame. Both are zero for a presence
 	// event.
-	Type fiberws.MessageType
+	Type hooks.MessageType
 	Data []byte
 	// Origin is the ID of the Hub that published it (Hub.ID).
 	Origin string

@@ -12,6 +12,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/hub"
 )
 
@@ -183,7 +184,7 @@ func TestStuckReaderDropped(t *testing.T) {
 	}
 	// The drop itself is immediate: its write in progress cannot finish,
 	// so TCP is dropped rather than a close frame queued behind it.
-	var sum fiberws.Summary
+	var sum hooks.Summary
 	fiberwstest.Eventually(t, func() bool {
 		var ok bool
 		sum, ok = s.obs.find("stuck")
@@ -231,7 +232,7 @@ func TestStuckReaderMemoryWithinBudget(t *testing.T) {
 	if grew > 2*budget {
 		t.Errorf("live heap grew by %d KiB, over twice the budget of %d KiB", grew>>10, budget>>10)
 	}
-	sum := func() (fiberws.Summary, bool) { return s.obs.find("stuck") }
+	sum := func() (hooks.Summary, bool) { return s.obs.find("stuck") }
 	fiberwstest.Eventually(t, func() bool { _, ok := sum(); return ok }, "no summary for the stuck reader")
 	if got, _ := sum(); got.CloseCode != fiberws.ClosePolicyViolation {
 		t.Errorf("stuck reader closed with %d %q, want 1008", got.CloseCode, got.CloseReason)

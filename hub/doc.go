@@ -21,7 +21,7 @@
 //	}, fiberws.OnConnect())
 //
 // To send to one member in order with its broadcasts (a welcome right
-// after Join, as above), use Send or SendTo rather than Conn.Send or a
+// after Join, as above), use Send or SendPrepared rather than Conn.Send or a
 // handler result, which write directly and may overtake or trail queued
 // broadcasts.
 //
@@ -53,7 +53,7 @@
 // overflow a member at once.
 // The publisher is held back, not its readers: from a handler, the wait
 // pauses that connection's reading, and TCP pushes back on the sending
-// client. Send and SendTo wait the same way, so a replay to one member in a
+// client. Send and SendPrepared wait the same way, so a replay to one member in a
 // loop is held back too. The members of other hubs of the process (on a
 // shared MemoryBroker) count; members on other nodes, reached through a
 // networked broker, cannot push back across the network: their own queues

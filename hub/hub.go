@@ -13,10 +13,10 @@ import (
 	"github.com/fiberws/fiberws"
 )
 
-// ErrClosed is returned by Publish, Broadcast, SendTo and Send after Close.
+// ErrClosed is returned by BroadcastPrepared, Broadcast, SendPrepared and Send after Close.
 var ErrClosed = errors.New("hub: closed")
 
-// ErrNotMember is returned by SendTo and Send for a connection that is in
+// ErrNotMember is returned by SendPrepared and Send for a connection that is in
 // no room of the hub.
 var ErrNotMember = errors.New("hub: not a member")
 
@@ -31,7 +31,7 @@ type Hub struct {
 	history  History
 	// seq numbers this hub's broadcasts (Envelope.ID).
 	seq atomic.Uint64
-	// local is set when the broker delivers in process, before Publish
+	// local is set when the broker delivers in process, before Broker.Publish
 	// returns (MemoryBroker).
 	local bool
 
@@ -72,7 +72,7 @@ type room struct {
 	settling chan struct{}
 
 	// gate lines up this hub's publishers of the room, so each waits for
-	// the room's backlog before the next publishes (Publish). pressed
+	// the room's backlog before the next publishes (BroadcastPrepared). pressed
 	// holds the members that went over half their budget on a delivery
 	// to this room, for deliveries that come back asynchronously (a
 	// networked broker); guarded by pressMu, taken under mu.
@@ -185,7 +185,7 @@ type Stats struct {
 	// Rooms is the rooms with at least one member on this hub; Members
 	// the connections in them (a connection in two rooms counts once).
 	Rooms, Members int
-	// Broadcasts counts Publish calls (Broadcast's included) that
+	// Broadcasts counts BroadcastPrepared calls (Broadcast's included) that
 	// published a message; SlowConsumers the members dropped as slow
 	// consumers; BrokerErrors the broker calls that failed (publishes,
 	// including presence announcements, and subscriptions).
@@ -220,7 +220,7 @@ func (h *Hub) Stats() Stats {
 // queued messages and waits for writes in flight (each bounded by its
 // connection's write timeout). It does not close the connections: that is
 // the fiberws Server's job on shutdown. After Close, Join does nothing and
-// Publish and Broadcast return ErrClosed. Close is idempotent.
+// BroadcastPrepared and Broadcast return ErrClosed. Close is idempotent.
 func (h *Hub) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -274,7 +274,7 @@ func (h *Hub) Close() error {
 	return nil
 }
 
-// isMemory reports whether b delivers in process, before Publish returns.
+// isMemory reports whether b delivers in process, before b.Publish returns.
 func isMemory(b Broker) bool {
 	_, ok := b.(*MemoryBroker)
 	return ok

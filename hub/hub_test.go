@@ -88,17 +88,17 @@ func (c *roomCtrl) session(t *testing.T, who string) *fiberws.Conn[*string] {
 // summaries records the observers' summaries.
 type summaries struct {
 	mu   sync.Mutex
-	list []fiberws.Summary
+	list []hooks.Summary
 }
 
 func (s *summaries) OnRequest(hooks.Request) {}
-func (s *summaries) OnSummary(sum fiberws.Summary) {
+func (s *summaries) OnSummary(sum hooks.Summary) {
 	s.mu.Lock()
 	s.list = append(s.list, sum)
 	s.mu.Unlock()
 }
 
-func (s *summaries) find(who string) (fiberws.Summary, bool) {
+func (s *summaries) find(who string) (hooks.Summary, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sum := range s.list {
@@ -106,7 +106,7 @@ func (s *summaries) find(who string) (fiberws.Summary, bool) {
 			return sum, true
 		}
 	}
-	return fiberws.Summary{}, false
+	return hooks.Summary{}, false
 }
 
 type setup struct {
@@ -278,7 +278,7 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 	// the server gives up on the close frame it cannot write (write
 	// timeout) or on the answer that never comes (close timeout), drops
 	// TCP, and the session ends.
-	var sum fiberws.Summary
+	var sum hooks.Summary
 	deadline := droppedAt.Add(writeTimeout + closeTimeout + 2*time.Second)
 	for {
 		var ok bool

@@ -16,7 +16,7 @@ import (
 //
 // The queue is bounded in bytes (Config.QueueBytes), not in messages: a
 // burst of small messages to a reader that keeps up only makes the queue
-// longer for a moment. Publishers wait (Publish, SendTo) while a member
+// longer for a moment. Publishers wait (BroadcastPrepared, SendPrepared) while a member
 // holds more than half the budget, until it is down to a quarter; a member
 // is a slow consumer when its queue would exceed the budget, or when its
 // writer has completed no write for the connection's write timeout.

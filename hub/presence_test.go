@@ -9,6 +9,7 @@ import (
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/hub"
 	"github.com/gofiber/fiber/v2"
 )
@@ -152,7 +153,7 @@ func TestSeqGrowsAcrossExpiryInMemory(t *testing.T) {
 	var last uint64
 	for round := range 2 {
 		for i := range 3 {
-			env := hub.Envelope{Type: fiberws.Text, Data: []byte{byte('0' + i)}, Origin: "t"}
+			env := hub.Envelope{Type: hooks.Text, Data: []byte{byte('0' + i)}, Origin: "t"}
 			if err := b.PublishKept(context.Background(), "seq", env, 5, ttl); err != nil {
 				t.Fatal(err)
 			}

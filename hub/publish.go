@@ -9,12 +9,12 @@ import (
 	"github.com/fiberws/fiberws"
 )
 
-// Publish sends an already prepared message to every member of room (on
+// BroadcastPrepared sends an already prepared message to every member of room (on
 // every hub the broker reaches), except the connections listed in except.
 // A nil p sends nothing. Use it to send one prepared message to several
 // rooms; for a single value, Broadcast is shorter.
 //
-// Publish only queues the message; it never waits for a client's socket.
+// BroadcastPrepared only queues the message; it never waits for a client's socket.
 // It does hold back a publisher that outruns the room: this hub's
 // publishers of a room take turns, and each waits, after queueing its
 // message, while a member it reached holds more than half of
@@ -25,8 +25,8 @@ import (
 // of other hubs of this process count; those of other nodes, reached
 // through a networked broker, only bound their own queues. The waits end
 // when ctx is done (the message is published either way); with a done
-// ctx, Publish never waits, but a networked broker may then fail it.
-func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedMessage, except ...fiberws.Receiver) error {
+// ctx, BroadcastPrepared never waits, but a networked broker may then fail it.
+func (h *Hub) BroadcastPrepared(ctx context.Context, roomName string, p *fiberws.PreparedMessage, except ...fiberws.Receiver) error {
 	h.mu.Lock()
 	closed := h.closed
 	r := h.rooms[roomName]
@@ -38,7 +38,7 @@ func (h *Hub) Publish(ctx context.Context, roomName string, p *fiberws.PreparedM
 		return nil
 	}
 	if r != nil && h.local {
-		// An in-process broker delivers before Publish returns, so the
+		// An in-process broker delivers before BroadcastPrepared returns, so the
 		// wait below sees this message's pressure: publishers take turns
 		// to keep a burst of them from overflowing a member at once. A
 		// networked broker delivers later, through the network; taking
@@ -109,7 +109,7 @@ func (r *room) waitPressed(ctx context.Context) {
 // Broadcast encodes v once, the way a handler result is encoded (string:
 // text frame, []byte: binary frame, nil pointer: nothing, anything else:
 // JSON text), and sends it to every member of room except the connections
-// in except (pass the sender to leave it out), as Publish does: it may
+// in except (pass the sender to leave it out), as BroadcastPrepared does: it may
 // wait, bounded by ctx, for a room its publisher outruns. It returns the
 // encoding or broker error, or ErrClosed after h.Close; slow members do
 // not make it fail.
@@ -118,19 +118,19 @@ func Broadcast[T any](ctx context.Context, h *Hub, roomName string, v T, except 
 	if err != nil {
 		return err
 	}
-	return h.Publish(ctx, roomName, p, except...)
+	return h.BroadcastPrepared(ctx, roomName, p, except...)
 }
 
-// SendTo queues p for one member of the hub, in the same queue as the
+// SendPrepared queues p for one member of the hub, in the same queue as the
 // broadcasts it receives, so the order holds: a welcome queued right after
 // Join reaches the client before any broadcast published after it, which a
-// direct Conn.Send cannot promise. Like Publish, it never waits for the
+// direct Conn.Send cannot promise. Like BroadcastPrepared, it never waits for the
 // client's socket but waits, bounded by ctx, while the member holds more
 // than half its budget (so a replay in a loop is held back, not dropped),
 // and a queue that would exceed the budget drops the member as a slow
 // consumer. A nil p sends nothing. c must be in a room of this hub
 // (ErrNotMember).
-func (h *Hub) SendTo(ctx context.Context, c fiberws.Receiver, p *fiberws.PreparedMessage) error {
+func (h *Hub) SendPrepared(ctx context.Context, c fiberws.Receiver, p *fiberws.PreparedMessage) error {
 	if c == nil {
 		return ErrNotMember
 	}
@@ -161,13 +161,13 @@ func (h *Hub) SendTo(ctx context.Context, c fiberws.Receiver, p *fiberws.Prepare
 }
 
 // Send encodes v like Broadcast does and queues it for the one member c
-// with SendTo, in order with the broadcasts c receives.
+// with SendPrepared, in order with the broadcasts c receives.
 func Send[T any](ctx context.Context, h *Hub, c fiberws.Receiver, v T) error {
 	p, err := fiberws.Prepare(v)
 	if err != nil {
 		return err
 	}
-	return h.SendTo(ctx, c, p)
+	return h.SendPrepared(ctx, c, p)
 }
 
 // deliverFunc is the room's broker subscriber: it queues the envelope's
@@ -177,7 +177,7 @@ func Send[T any](ctx context.Context, h *Hub, c fiberws.Receiver, v T) error {
 func (r *room) deliverFunc(h *Hub) func(Envelope) {
 	return func(env Envelope) {
 		if env.prepared == nil && r.deliveredBefore(env.ID) {
-			return // a fallback delivered it already (Publish)
+			return // a fallback delivered it already (BroadcastPrepared)
 		}
 		skip := env.Except
 		if env.Presence != nil {

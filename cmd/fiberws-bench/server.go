@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/hooks"
 	fwprom "github.com/fiberws/fiberws/metrics/prometheus"
 )
 
@@ -141,7 +142,7 @@ func serve(kind string, ping time.Duration, profDir, redisURL string) error {
 			if err != nil {
 				return err
 			}
-			cfg.Observers = []fiberws.Observer{metrics}
+			cfg.Observers = []hooks.Observer{metrics}
 			app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
 		}
 		if err := fiberws.New(cfg).Register(app, benchCtrl{routes: routes}); err != nil {

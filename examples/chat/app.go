@@ -87,7 +87,7 @@ func newApp(opts options) (*fiber.App, *hub.Hub, error) {
 	// close code, messages and bytes each way) and per rejected request.
 	ws := fiberws.New(fiberws.Config{
 		Logger:              opts.logger,
-		Observers:           []fiberws.Observer{hooks.SlogObserver(opts.logger), metrics},
+		Observers:           []hooks.Observer{hooks.SlogObserver(opts.logger), metrics},
 		MaxConnections:      10000,
 		MaxConnectionsPerIP: opts.maxPerIP,
 	})

@@ -96,7 +96,7 @@ func (c *Chat) Routes() []fiberws.Route {
 			// buffers: the pong cannot come before they read what is
 			// queued ahead of the ping.
 			fiberws.WithPing(c.ping),
-			fiberws.WithGuards(fiberws.GuardFunc(c.guard)),
+			fiberws.WithGuards(hooks.GuardFunc(c.guard)),
 			fiberws.WithInterceptors(trimMessages{}),
 			fiberws.WithDoc(fiberws.Doc{
 				Title:       "Chat room",
@@ -203,7 +203,7 @@ func (c *Chat) join(ctx context.Context, s fiberws.Receiver, room, name string) 
 type trimMessages struct{}
 
 // Pre rewrites the message in place or drops it.
-func (trimMessages) Pre(_ context.Context, _ hooks.Conn, m *hooks.Message) error {
+func (trimMessages) Pre(_ context.Context, _ hooks.Peer, m *hooks.Message) error {
 	if m.Connect {
 		return nil
 	}
@@ -227,4 +227,4 @@ func (trimMessages) Pre(_ context.Context, _ hooks.Conn, m *hooks.Message) error
 }
 
 // Post leaves outgoing messages alone.
-func (trimMessages) Post(context.Context, hooks.Conn, *hooks.Message) error { return nil }
+func (trimMessages) Post(context.Context, hooks.Peer, *hooks.Message) error { return nil }

@@ -56,10 +56,10 @@ func newTour(opts options) (*tour, error) {
 		Logger: opts.logger,
 		// One log line per connection when it ends: the reference's
 		// post-connection observer ("WebSocket Lifecycle", step 7).
-		Observers: []fiberws.Observer{hooks.SlogObserver(opts.logger)},
+		Observers: []hooks.Observer{hooks.SlogObserver(opts.logger)},
 		// App scope: runs around every message of every route. It records
 		// only on connections that carry a trace, i.e. /lifecycle/trace.
-		Interceptors: []fiberws.Interceptor{stageRecorder("app")},
+		Interceptors: []hooks.Interceptor{stageRecorder("app")},
 	})
 	// One controller per group of reference sections; README.md maps
 	// each section to its route and file.

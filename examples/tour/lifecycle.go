@@ -41,8 +41,8 @@ func (LifecycleController) Prefix() string { return "/lifecycle" }
 
 // Interceptors are the controller-scope interceptors: their Pre runs after
 // the app's, their Post before the app's.
-func (LifecycleController) Interceptors() []fiberws.Interceptor {
-	return []fiberws.Interceptor{stageRecorder("controller")}
+func (LifecycleController) Interceptors() []hooks.Interceptor {
+	return []hooks.Interceptor{stageRecorder("controller")}
 }
 
 // Routes lists /lifecycle/trace.
@@ -90,7 +90,7 @@ func (t *trace) snapshot() []string {
 
 // traceOf returns the connection's trace, or nil on connections that have
 // none (every route but /lifecycle/trace).
-func traceOf(c hooks.Conn) *trace {
+func traceOf(c hooks.Peer) *trace {
 	t, _ := c.Locals(traceKey).(*trace)
 	return t
 }
@@ -107,7 +107,7 @@ func traceMiddleware(c *fiber.Ctx) error {
 // tokenGuard lets the upgrade happen only with ?token=letmein. Its
 // rejection is a real HTTP response, 403, and the connection is never
 // upgraded.
-var tokenGuard = fiberws.GuardFunc(func(c *fiber.Ctx) error {
+var tokenGuard = hooks.GuardFunc(func(c *fiber.Ctx) error {
 	if c.Query("token") != "letmein" {
 		return fiber.ErrForbidden
 	}
@@ -123,7 +123,7 @@ var tokenGuard = fiberws.GuardFunc(func(c *fiber.Ctx) error {
 type stageRecorder string
 
 // Pre records "pre:<scope>".
-func (s stageRecorder) Pre(_ context.Context, c hooks.Conn, _ *hooks.Message) error {
+func (s stageRecorder) Pre(_ context.Context, c hooks.Peer, _ *hooks.Message) error {
 	if t := traceOf(c); t != nil {
 		t.add("pre:" + string(s))
 	}
@@ -131,7 +131,7 @@ func (s stageRecorder) Pre(_ context.Context, c hooks.Conn, _ *hooks.Message) er
 }
 
 // Post records "post:<scope>".
-func (s stageRecorder) Post(_ context.Context, c hooks.Conn, _ *hooks.Message) error {
+func (s stageRecorder) Post(_ context.Context, c hooks.Peer, _ *hooks.Message) error {
 	if t := traceOf(c); t != nil {
 		t.add("post:" + string(s))
 	}

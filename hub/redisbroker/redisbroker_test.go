@@ -10,6 +10,7 @@ import (
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/hub"
 	"github.com/fiberws/fiberws/hub/redisbroker"
 	"github.com/fiberws/fiberws/internal/testproc"
@@ -396,7 +397,7 @@ func TestSeqGrowsAcrossExpiry(t *testing.T) {
 	var last uint64
 	for round := range 2 {
 		for i := range 3 {
-			env := hub.Envelope{Type: fiberws.Text, Data: []byte(strconv.Itoa(i)), Origin: "t", ID: fmt.Sprint(round, i)}
+			env := hub.Envelope{Type: hooks.Text, Data: []byte(strconv.Itoa(i)), Origin: "t", ID: fmt.Sprint(round, i)}
 			if err := n.broker.PublishKept(ctx, "seq", env, 5, ttl); err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/hub"
 )
 
@@ -84,9 +84,9 @@ func encode(env hub.Envelope) ([]byte, error) {
 		kind = kindExpired
 	case env.Presence != nil:
 		kind = kindLeave
-	case env.Type == fiberws.Binary:
+	case env.Type == hooks.Binary:
 		kind = kindBinary
-	case env.Type != fiberws.Text:
+	case env.Type != hooks.Text:
 		return nil, fmt.Errorf("redisbroker: envelope type %d", env.Type)
 	}
 	size := 16 + len(env.Origin) + len(env.ID) + len(env.Data)
@@ -147,9 +147,9 @@ func decode(room string, b []byte) (hub.Envelope, error) {
 	}
 	switch kind {
 	case kindText, kindBinary:
-		env.Type = fiberws.Text
+		env.Type = hooks.Text
 		if kind == kindBinary {
-			env.Type = fiberws.Binary
+			env.Type = hooks.Binary
 		}
 		env.Data = b
 	case kindJoin, kindLeave, kindExpired:

@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/fiberws/fiberws"
+	"github.com/fiberws/fiberws/hooks"
 	"github.com/fiberws/fiberws/hub"
 )
 
@@ -13,9 +13,9 @@ import (
 func TestWireRoundTrip(t *testing.T) {
 	member := hub.Member{ID: "n1.7", Node: "n1", Data: []byte("ann")}
 	for _, env := range []hub.Envelope{
-		{Type: fiberws.Text, Data: []byte("hello"), Origin: "n1", ID: "n1.1", Except: []string{"n1.7", "n2.9"}},
-		{Type: fiberws.Binary, Data: []byte{0, 1, 2, 255}, Origin: "n2", ID: "n2.a"},
-		{Type: fiberws.Text, Data: []byte{}, Origin: "n1", ID: "n1.2"},
+		{Type: hooks.Text, Data: []byte("hello"), Origin: "n1", ID: "n1.1", Except: []string{"n1.7", "n2.9"}},
+		{Type: hooks.Binary, Data: []byte{0, 1, 2, 255}, Origin: "n2", ID: "n2.a"},
+		{Type: hooks.Text, Data: []byte{}, Origin: "n1", ID: "n1.2"},
 		{Origin: "n1", Presence: &hub.PresenceEvent{Room: "lobby", Member: member, Joined: true}},
 		{Origin: "n1", Presence: &hub.PresenceEvent{Room: "lobby", Member: member}},
 		{Origin: "n3", Presence: &hub.PresenceEvent{Room: "lobby", Member: member, Expired: true}},
@@ -35,7 +35,7 @@ func TestWireRoundTrip(t *testing.T) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", got, env)
 		}
 	}
-	kept, _ := encode(hub.Envelope{Type: fiberws.Text, Data: []byte("hi"), Origin: "n1", ID: "n1.3"})
+	kept, _ := encode(hub.Envelope{Type: hooks.Text, Data: []byte("hi"), Origin: "n1", ID: "n1.3"})
 	got, err := decode("lobby", append([]byte("1733000000000042:"), kept...))
 	if err != nil || got.Seq != 1733000000000042 || string(got.Data) != "hi" {
 		t.Fatalf("a kept message decoded to %+v, %v", got, err)
@@ -53,7 +53,7 @@ func TestWireRoundTrip(t *testing.T) {
 // FuzzDecode: no input makes decode panic, and what it accepts encodes
 // back to something that decodes the same.
 func FuzzDecode(f *testing.F) {
-	b, _ := encode(hub.Envelope{Type: fiberws.Text, Data: []byte("x"), Origin: "o", ID: "i", Except: []string{"e"}})
+	b, _ := encode(hub.Envelope{Type: hooks.Text, Data: []byte("x"), Origin: "o", ID: "i", Except: []string{"e"}})
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		env, err := decode("r", data)

@@ -2,7 +2,7 @@
 // Prometheus (github.com/prometheus/client_golang).
 //
 //	m, err := prometheus.New() // registers on prometheus.DefaultRegisterer
-//	srv := fiberws.New(fiberws.Config{Observers: []fiberws.Observer{m}})
+//	srv := fiberws.New(fiberws.Config{Observers: []hooks.Observer{m}})
 //	m.WatchHub(rooms)
 //	app.Get("/metrics", adaptor.HTTPHandler(promhttp.Handler()))
 //

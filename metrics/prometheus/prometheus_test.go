@@ -47,7 +47,7 @@ func (c room) Routes() []fiberws.Route {
 				return "shouted", hub.Broadcast(ctx, c.rooms, conn.Params("room"), "everyone!")
 			}
 			return "echo: " + msg, nil
-		}, fiberws.WithGuards(fiberws.GuardFunc(func(c *fiber.Ctx) error {
+		}, fiberws.WithGuards(hooks.GuardFunc(func(c *fiber.Ctx) error {
 			if c.Query("deny") != "" {
 				return fiber.ErrBadRequest
 			}
@@ -151,7 +151,7 @@ func TestLiveMetrics(t *testing.T) {
 	defer rooms.Close()
 	m.WatchHub(rooms)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	srv := fiberws.New(fiberws.Config{Observers: []fiberws.Observer{m}})
+	srv := fiberws.New(fiberws.Config{Observers: []hooks.Observer{m}})
 	if err := srv.Register(app, room{rooms: rooms}); err != nil {
 		t.Fatal(err)
 	}

@@ -71,10 +71,10 @@ type Config struct {
 	Subprotocols []string
 	// ReadBufferSize and WriteBufferSize size the socket I/O buffers; they
 	// do not limit message size (a larger message still goes out as one
-	// frame). Each connection keeps its buffers for its whole life, the
-	// write buffer from its first data write on; a pooled write buffer
-	// would cost an allocation per message instead. Default 1024 each, as
-	// in contrib/websocket.
+	// frame). Each connection holds both from the upgrade to its end
+	// (their memory becomes resident as they are first used); a pooled
+	// write buffer would cost an allocation per message instead. Default
+	// 1024 each, as in contrib/websocket.
 	ReadBufferSize, WriteBufferSize int
 	// EnableCompression negotiates permessage-deflate when the client asks.
 	// Off by default: inflating costs CPU on every message. When on,

@@ -65,7 +65,7 @@ import (
 // New code is better off with WebSocket and its typed messages; a typed
 // route that needs the raw connection for one thing uses Session.Raw.
 func Contrib(path string, handler func(*contribws.Conn), opts ...Option) Route {
-	r := newRoute(path, ModeTwoWay, false, nil, nil, handler == nil, opts)
+	r := newRoute(path, ModeTwoWay, false, nil, nil, handler == nil, opts, nil)
 	r.contrib = handler
 	// A Contrib route has no message handler; bind is what marks a Route
 	// as built by one of the constructors.
@@ -221,35 +221,4 @@ func (s *Session) runContrib(cc *contribws.Conn) {
 		s.logError("contrib handler failed", err)
 		_ = s.closeWith(CloseInternalError, "internal error", hooks.ByServer, err)
 	}
-}
-
-// Raw runs f with the raw connection under this connection's write lock:
-// the escape hatch for what fiberws does not wrap, such as a write with
-// compression turned off for one already-compressed message
-// (EnableWriteCompression), a WritePreparedMessage of a message prepared
-// elsewhere, or NextWriter to stream a large message without holding it in
-// memory. No other write of fiberws (replies, Send, pings, close frames)
-// runs meanwhile, so frames never interleave; the write deadline is set
-// to WriteTimeout from now before f runs. f must not read from the
-// connection (fiberws's reader owns reading), nor close it (use Close);
-// keep it short, since every other write waits. Raw returns f's error,
-// or ErrClosed without calling f once the connection is closing. On a
-// Contrib route the handler owns the connection: Raw refuses it.
-func (s *Session) Raw(f func(*websocket.Conn) error) error {
-	if s.contrib {
-		return errContribWrites
-	}
-	if _, ok := s.lockSocket(); !ok {
-		return ErrClosed
-	}
-	defer s.writeMu.Unlock()
-	if s.state.Load() != stateOpen {
-		return ErrClosed
-	}
-	s.writeDeadline = time.Now().Add(s.route.srv.cfg.WriteTimeout)
-	_ = s.ws.SetWriteDeadline(s.writeDeadline)
-	err := f(s.ws)
-	// f may have moved the deadline: the next write sets its own.
-	s.writeDeadline = time.Time{}
-	return err
 }

@@ -148,8 +148,11 @@ func WithCatchers(catchers ...hooks.Catcher) Option {
 
 var errNilHandler = errors.New("nil handler")
 
-func newRoute(path string, mode Mode, stream bool, in, out reflect.Type, nilHandler bool, opts []Option) Route {
-	r := Route{path: path, mode: mode, stream: stream, in: in, out: out}
+// newRoute is a route of the given shape (in and out are the body and result
+// types, nil for none) with opts applied; bind makes each connection's
+// message handler.
+func newRoute(path string, mode Mode, stream bool, in, out reflect.Type, nilHandler bool, opts []Option, bind func(*Session) messageHandler) Route {
+	r := Route{path: path, mode: mode, stream: stream, in: in, out: out, bind: bind}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&r)
@@ -172,12 +175,10 @@ func newRoute(path string, mode Mode, stream bool, in, out reflect.Type, nilHand
 //		return "Echo: " + msg, nil
 //	})
 func WebSocket[In, Out any](path string, h func(ctx context.Context, c *Conn[Out], msg In) (Out, error), opts ...Option) Route {
-	r := newRoute(path, ModeTwoWay, false, reflect.TypeFor[In](), reflect.TypeFor[Out](), h == nil, opts)
 	dec, enc := newDecoder[In](), newEncoder[Out]()
-	r.bind = func(s *Session) messageHandler {
+	return newRoute(path, ModeTwoWay, false, reflect.TypeFor[In](), reflect.TypeFor[Out](), h == nil, opts, func(s *Session) messageHandler {
 		return &twoWay[In, Out]{c: &Conn[Out]{Session: s, enc: enc}, h: h, dec: dec}
-	}
-	return r
+	})
 }
 
 // Ping builds a two-way route whose connections the server pings every
@@ -190,46 +191,38 @@ func Ping[In, Out any](path string, interval time.Duration, h func(ctx context.C
 // with a sequence of messages, sent in order; iteration stops when the
 // connection closes.
 func WebSocketStream[In, Out any](path string, h func(ctx context.Context, c *Conn[Out], msg In) (iter.Seq[Out], error), opts ...Option) Route {
-	r := newRoute(path, ModeTwoWay, true, reflect.TypeFor[In](), reflect.TypeFor[Out](), h == nil, opts)
 	dec, enc := newDecoder[In](), newEncoder[Out]()
-	r.bind = func(s *Session) messageHandler {
+	return newRoute(path, ModeTwoWay, true, reflect.TypeFor[In](), reflect.TypeFor[Out](), h == nil, opts, func(s *Session) messageHandler {
 		return &twoWayStream[In, Out]{c: &Conn[Out]{Session: s, enc: enc}, h: h, dec: dec}
-	}
-	return r
+	})
 }
 
 // ReceiveOnly builds a receive-only route: h runs for every message and has
 // no way to send (it gets a *Session, which has no Send). The connection
 // stays open until a side closes it.
 func ReceiveOnly[In any](path string, h func(ctx context.Context, s *Session, msg In) error, opts ...Option) Route {
-	r := newRoute(path, ModeReceiveOnly, false, reflect.TypeFor[In](), nil, h == nil, opts)
 	dec := newDecoder[In]()
-	r.bind = func(s *Session) messageHandler {
+	return newRoute(path, ModeReceiveOnly, false, reflect.TypeFor[In](), nil, h == nil, opts, func(s *Session) messageHandler {
 		return &receiveOnly[In]{s: s, h: h, dec: dec}
-	}
-	return r
+	})
 }
 
 // SendOnly builds a send-only route: h runs once at connect (it has no body
 // parameter), its result is sent, and the connection closes with 1000.
 // Messages sent through the Conn while h runs are delivered first.
 func SendOnly[Out any](path string, h func(ctx context.Context, c *Conn[Out]) (Out, error), opts ...Option) Route {
-	r := newRoute(path, ModeSendOnly, false, nil, reflect.TypeFor[Out](), h == nil, opts)
 	enc := newEncoder[Out]()
-	r.bind = func(s *Session) messageHandler {
+	return newRoute(path, ModeSendOnly, false, nil, reflect.TypeFor[Out](), h == nil, opts, func(s *Session) messageHandler {
 		return &sendOnly[Out]{c: &Conn[Out]{Session: s, enc: enc}, h: h}
-	}
-	return r
+	})
 }
 
 // SendOnlyStream builds a send-only route whose handler returns a sequence:
 // each element is sent in order, and when the sequence ends the connection
 // closes with 1000. Iteration stops early if the client leaves.
 func SendOnlyStream[Out any](path string, h func(ctx context.Context, c *Conn[Out]) (iter.Seq[Out], error), opts ...Option) Route {
-	r := newRoute(path, ModeSendOnly, true, nil, reflect.TypeFor[Out](), h == nil, opts)
 	enc := newEncoder[Out]()
-	r.bind = func(s *Session) messageHandler {
+	return newRoute(path, ModeSendOnly, true, nil, reflect.TypeFor[Out](), h == nil, opts, func(s *Session) messageHandler {
 		return &sendOnlyStream[Out]{c: &Conn[Out]{Session: s, enc: enc}, h: h}
-	}
-	return r
+	})
 }

@@ -66,7 +66,7 @@ type EventInfo struct {
 // as on every route. Event routes are two-way; one without On handlers
 // is a server-push stream of events whose clients may still answer Ask.
 func Events(path string, opts ...Option) Route {
-	r := newRoute(path, ModeTwoWay, false, nil, reflect.TypeFor[Event](), false, opts)
+	r := newRoute(path, ModeTwoWay, false, nil, reflect.TypeFor[Event](), false, opts, nil) // bind below: it needs the options
 	r.isEvents = true
 	if r.eventFormat == nil {
 		r.eventFormat = JSONEvents

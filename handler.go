@@ -2,6 +2,7 @@ package fiberws
 
 import (
 	"context"
+	"errors"
 	"iter"
 
 	"github.com/fiberws/fiberws/hooks"
@@ -11,6 +12,21 @@ import (
 // connection by Route.bind and called by the message loop; generics keep
 // the body and result types concrete, so nothing here reflects.
 
+// decodeBody is the body a handler of In gets for m: none for the
+// on-connect trigger; otherwise the decoded payload, validated when the
+// route validates.
+func decodeBody[In any](s *Session, dec decoder[In], m *hooks.Message) (In, error) {
+	var in In
+	if m.Connect {
+		return in, nil
+	}
+	in, err := dec(m.Data)
+	if err == nil && s.route.validator != nil {
+		err = validateBody(s, in)
+	}
+	return in, err
+}
+
 type twoWay[In, Out any] struct {
 	c   *Conn[Out]
 	h   func(context.Context, *Conn[Out], In) (Out, error)
@@ -18,17 +34,9 @@ type twoWay[In, Out any] struct {
 }
 
 func (t *twoWay[In, Out]) handle(ctx context.Context, m *hooks.Message) error {
-	var in In
-	if !m.Connect {
-		var err error
-		if in, err = t.dec(m.Data); err != nil {
-			return err
-		}
-		if t.c.route.validator != nil {
-			if err = validateBody(t.c.Session, in); err != nil {
-				return err
-			}
-		}
+	in, err := decodeBody(t.c.Session, t.dec, m)
+	if err != nil {
+		return err
 	}
 	out, err := t.h(ctx, t.c, in)
 	if err != nil {
@@ -46,17 +54,9 @@ type twoWayStream[In, Out any] struct {
 }
 
 func (t *twoWayStream[In, Out]) handle(ctx context.Context, m *hooks.Message) error {
-	var in In
-	if !m.Connect {
-		var err error
-		if in, err = t.dec(m.Data); err != nil {
-			return err
-		}
-		if t.c.route.validator != nil {
-			if err = validateBody(t.c.Session, in); err != nil {
-				return err
-			}
-		}
+	in, err := decodeBody(t.c.Session, t.dec, m)
+	if err != nil {
+		return err
 	}
 	seq, err := t.h(ctx, t.c, in)
 	if err != nil || seq == nil {
@@ -74,17 +74,9 @@ type receiveOnly[In any] struct {
 }
 
 func (r *receiveOnly[In]) handle(ctx context.Context, m *hooks.Message) error {
-	var in In
-	if !m.Connect {
-		var err error
-		if in, err = r.dec(m.Data); err != nil {
-			return err
-		}
-		if r.s.route.validator != nil {
-			if err = validateBody(r.s, in); err != nil {
-				return err
-			}
-		}
+	in, err := decodeBody(r.s, r.dec, m)
+	if err != nil {
+		return err
 	}
 	return r.h(ctx, r.s, in)
 }
@@ -138,7 +130,7 @@ func sendAll[Out any](c *Conn[Out], seq iter.Seq[Out]) error {
 // ignoreClosed drops ErrClosed: a handler that closed the connection (or
 // whose client left) and then returned a result did nothing wrong.
 func ignoreClosed(err error) error {
-	if err == ErrClosed {
+	if errors.Is(err, ErrClosed) {
 		return nil
 	}
 	return err

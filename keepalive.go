@@ -2,119 +2,24 @@ package fiberws
 
 import (
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
-	"github.com/fiberws/fiberws/internal/drain"
 )
 
-// keepalive pings the connections of one route from a single scheduler
-// goroutine, instead of a timer per connection. The goroutine runs only
-// while the route has connections. It wakes a few times per interval,
-// pings the connections whose interval has passed and closes (1001) those
-// whose oldest ping went unanswered for the timeout.
-//
-// The pings of one tick are written one after the other by one goroutine
-// (package drain): a stuck socket hands the rest of the list to another
-// goroutine after pingBudget, so it delays no other connection's ping.
-// A connection whose write lock is busy (a data write in progress) is not
-// waited for: it is pinged on a later tick.
-type keepalive struct {
-	interval, timeout, step time.Duration
+// pinged is a Session as the route's keep-alive scheduler sees it
+// (internal/keepalive): the same memory, its own method set, so the
+// scheduler's methods stay off Session's API.
+type pinged Session
 
-	mu    sync.Mutex
-	conns map[*Session]struct{}
-	stop  chan struct{}
-	done  chan struct{}
-	// pinging counts the tick drains still writing; the scheduler waits
-	// for them when it stops, so no ping outlives the route's last
-	// connection.
-	pinging sync.WaitGroup
-}
-
-// pingBudget is how long one ping write may hold up the pings after it.
-const pingBudget = time.Millisecond
-
-func newKeepalive(interval, timeout time.Duration) *keepalive {
-	step := min(interval, timeout) / 4
-	step = max(step, time.Millisecond)
-	return &keepalive{interval: interval, timeout: timeout, step: step, conns: map[*Session]struct{}{}}
-}
-
-func (k *keepalive) add(s *Session) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.conns[s] = struct{}{}
-	if k.stop == nil {
-		k.stop, k.done = make(chan struct{}), make(chan struct{})
-		go k.run(k.stop, k.done)
-	}
-}
-
-func (k *keepalive) remove(s *Session) {
-	k.mu.Lock()
-	delete(k.conns, s)
-	var done chan struct{}
-	if len(k.conns) == 0 && k.stop != nil {
-		close(k.stop)
-		done = k.done
-		k.stop, k.done = nil, nil
-	}
-	k.mu.Unlock()
-	if done != nil {
-		<-done
-	}
-}
-
-func (k *keepalive) run(stop, done chan struct{}) {
-	defer close(done)
-	defer k.pinging.Wait()
-	ticker := time.NewTicker(k.step)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case now := <-ticker.C:
-			due, late := k.scan(now)
-			for _, s := range late {
-				// closeWith may wait for a stuck write; it must not hold up
-				// the scheduler. Late connections are rare (dead peers).
-				go s.closeWith(CloseGoingAway, "ping timeout", hooks.ByTimeout, nil)
-			}
-			if len(due) > 0 {
-				k.pinging.Add(1)
-				drain.Start(due, pingBudget, (*Session).ping, k.pinging.Done)
-			}
-		}
-	}
-}
-
-// scan lists the connections due for a ping and those whose oldest ping
-// went unanswered for the timeout. A connection whose reader is paused by
-// our own back-pressure (a slow handler's full queue) is never late: its
-// pong may be waiting, unread, behind the messages we have not read yet.
-func (k *keepalive) scan(now time.Time) (due, late []*Session) {
-	t := now.UnixNano()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for s := range k.conns {
-		if s.state.Load() != stateOpen {
-			continue
-		}
-		if u := s.unanswered.Load(); u != 0 && t-u >= int64(k.timeout) {
-			if s.pausedSince.Load() == 0 {
-				late = append(late, s)
-			}
-			continue
-		}
-		if t-s.lastPing.Load() >= int64(k.interval) {
-			due = append(due, s)
-		}
-	}
-	return due, late
+func (p *pinged) Open() bool        { return p.state.Load() == stateOpen }
+func (p *pinged) LastPing() int64   { return p.lastPing.Load() }
+func (p *pinged) Unanswered() int64 { return p.unanswered.Load() }
+func (p *pinged) Paused() bool      { return p.pausedSince.Load() != 0 }
+func (p *pinged) Ping()             { (*Session)(p).ping() }
+func (p *pinged) Expire() {
+	_ = (*Session)(p).closeWith(CloseGoingAway, "ping timeout", hooks.ByTimeout, nil)
 }
 
 // ping writes one ping if the write lock is free; a connection busy with a

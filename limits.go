@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/internal/msgbuf"
 	"github.com/fiberws/fiberws/internal/rlimit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/klauspost/compress/flate"
@@ -283,7 +284,7 @@ func (s *Session) idleExpired() bool {
 	return s.closeWith(CloseGoingAway, ReasonIdleTimeout, hooks.ByTimeout, nil) == nil
 }
 
-var errMessageTooBig = errors.New("fiberws: message exceeds the read limit")
+var errMessageTooBig = msgbuf.ErrTooBig
 
 // backstopLimit is the library's read limit on a typed route, above the
 // route's own: readMessage closes a message over the read limit with 1009
@@ -298,9 +299,9 @@ func backstopLimit(readLimit int64) int64 { return 2*readLimit + 64<<10 }
 // reason, and it counts the bytes on the wire, where a permessage-deflate
 // frame can inflate to far more. Growing the buffer takes from the
 // partial-message budget (partial.go).
-func (s *Session) readMessage(buf *msgBuf, r io.Reader) error {
+func (s *Session) readMessage(buf *msgbuf.Buf, r io.Reader) error {
 	s.lim.read = io.LimitedReader{R: r, N: s.route.readLimit + 1}
-	err := buf.readFrom(&s.lim.read, s.route.readLimit, s.growMessage)
+	err := buf.Read(&s.lim.read, s.route.readLimit, s.growMessage)
 	s.lim.read.R = nil
 	return err
 }
@@ -313,9 +314,9 @@ func (s *Session) readMessage(buf *msgBuf, r io.Reader) error {
 func (s *Session) rejectMessage(err error) bool {
 	var corrupt flate.CorruptInputError
 	switch {
-	case err == errPartialBudget:
+	case errors.Is(err, errPartialBudget):
 		_ = s.closeWith(CloseTryAgainLater, ReasonServerBusy, hooks.ByServer, err)
-	case err == errMessageTooBig:
+	case errors.Is(err, errMessageTooBig):
 		// The reader then discards the rest of the message until the
 		// client's answer, bounded by the library's backstop (newSession).
 		_ = s.closeWith(CloseMessageTooBig, ReasonMessageTooBig, hooks.ByServer, nil)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/internal/keepalive"
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/utils"
 )
 
 // mountedRoute is a Route placed on a Server under a controller: its full
@@ -25,7 +25,7 @@ type mountedRoute struct {
 	readLimit int64
 	// messageTimeout is Config.MessageTimeout or the route's own (0: off).
 	messageTimeout time.Duration
-	keepalive      *keepalive
+	keepalive      *keepalive.Scheduler[*pinged]
 	limits         *mountedLimits
 
 	observers  []hooks.Observer
@@ -74,7 +74,7 @@ func (srv *Server) mount(ctrl Controller, prefix string, r Route) *mountedRoute 
 		mr.limits.rate, mr.limits.idle, mr.messageTimeout = 0, 0, 0
 	}
 	if r.ping > 0 {
-		mr.keepalive = newKeepalive(r.ping, r.PingTimeout())
+		mr.keepalive = keepalive.New[*pinged](r.ping, r.PingTimeout())
 	}
 
 	mr.observers = append(slices.Clone(cfg.Observers), scope[ControllerObservers](ctrl, ControllerObservers.Observers)...)
@@ -285,51 +285,4 @@ func (mr *mountedRoute) upgrade(c *fiber.Ctx) error {
 		return nil
 	}
 	return nil
-}
-
-// captureRequest copies what a connection may read of its upgrade request:
-// fasthttp recycles the request once the handler returns.
-func captureRequest(c *fiber.Ctx) *requestData {
-	req := &requestData{
-		pattern:  utils.CopyString(c.Route().Path),
-		path:     utils.CopyString(c.Path()),
-		ip:       utils.CopyString(c.IP()),
-		rawQuery: string(c.Context().QueryArgs().QueryString()),
-	}
-	req.start, _ = c.Locals(localRequest).(time.Time)
-	for _, name := range c.Route().Params {
-		req.params = append(req.params, utils.CopyString(name), utils.CopyString(c.Params(name)))
-	}
-	c.Request().Header.VisitAll(func(k, v []byte) {
-		req.headers = append(req.headers, string(k), string(v))
-	})
-	c.Request().Header.VisitAllCookie(func(k, v []byte) {
-		if req.cookies == nil {
-			req.cookies = map[string]string{}
-		}
-		req.cookies[string(k)] = string(v)
-	})
-	req.userCtx = c.UserContext()
-	c.Context().VisitUserValuesAll(func(k, v any) {
-		if k == localRequest || k == localUpgrade {
-			return
-		}
-		if req.locals == nil {
-			req.locals = map[any]any{}
-		}
-		req.locals[k] = v
-	})
-	return req
-}
-
-func paramMap(c *fiber.Ctx) map[string]string {
-	names := c.Route().Params
-	if len(names) == 0 {
-		return nil
-	}
-	m := make(map[string]string, len(names))
-	for _, n := range names {
-		m[n] = c.Params(n)
-	}
-	return m
 }

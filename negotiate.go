@@ -26,10 +26,6 @@ func WithCompression(enable bool) Option {
 	return func(r *Route) { r.compression = &enable }
 }
 
-// Subprotocol is the subprotocol negotiated in the upgrade (one of
-// Config.Subprotocols or the route's WithSubprotocols), or "" if none.
-func (s *Session) Subprotocol() string { return s.ws.Subprotocol() }
-
 // newUpgrader is the route's upgrader: the Server's settings with the
 // route's own subprotocols and compression.
 func (mr *mountedRoute) newUpgrader() *websocket.FastHTTPUpgrader {

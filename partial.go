@@ -7,6 +7,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws/hooks"
+	"github.com/fiberws/fiberws/internal/msgbuf"
 )
 
 // Messages still arriving, the time and the memory they may take:
@@ -17,7 +18,7 @@ import (
 //     "message timeout". It also bounds a message made of endless empty
 //     continuation frames, which the library reads without ever returning
 //     one to us;
-//   - memory: growing a message buffer past msgBufMaxPooled takes from a
+//   - memory: growing a message buffer past msgbuf.MaxPooled takes from a
 //     budget shared by the Server's connections
 //     (Config.PartialMessageBudget). When it runs out, the connections
 //     holding most among those whose message has been arriving for over a
@@ -42,7 +43,7 @@ var errPartialBudget = errors.New("fiberws: partial-message budget exhausted")
 const staleAfter = time.Second
 
 // partialBudget is the bytes the Server's messages still arriving may hold
-// beyond their first msgBufMaxPooled.
+// beyond their first msgbuf.MaxPooled.
 type partialBudget struct {
 	limit   int64
 	mu      sync.Mutex
@@ -94,27 +95,27 @@ func (b *partialBudget) give(s *Session) {
 	}
 }
 
-// growMessage is the msgBuf grow func of the reader: it doubles the
+// growMessage is the msgbuf.Buf grow func of the reader: it doubles the
 // buffer, within the read limit, taking from the partial-message budget
-// what goes past msgBufMaxPooled.
-func (s *Session) growMessage(m *msgBuf) error {
-	c := max(2*cap(m.b), msgBufInitial)
+// what goes past msgbuf.MaxPooled.
+func (s *Session) growMessage(m *msgbuf.Buf) error {
+	c := max(2*cap(m.B), msgbuf.Initial)
 	if limit := int(s.route.readLimit) + 1; c > limit {
-		c = max(limit, cap(m.b)+1)
+		c = max(limit, cap(m.B)+1)
 	}
-	if c > msgBufMaxPooled {
+	if c > msgbuf.MaxPooled {
 		if s.state.Load() != stateOpen {
 			// Closing (evicted, or late): the rest of the message is not
 			// worth memory; the reader discards it.
 			return errPartialBudget
 		}
-		n := int64(c - max(cap(m.b), msgBufMaxPooled))
+		n := int64(c - max(cap(m.B), msgbuf.MaxPooled))
 		if !s.route.srv.partial.take(s, n, sweepTick(s.route.srv.cfg.MessageTimeout)) {
 			return errPartialBudget
 		}
 		s.partialHeld = true
 	}
-	m.growTo(c)
+	m.GrowTo(c)
 	return nil
 }
 
@@ -152,6 +153,6 @@ func (srv *Server) fitPartialBudget(mounts []*mountedRoute) {
 	srv.partial.mu.Lock()
 	defer srv.partial.mu.Unlock()
 	for _, m := range mounts {
-		srv.partial.limit = max(srv.partial.limit, m.readLimit+msgBufMaxPooled)
+		srv.partial.limit = max(srv.partial.limit, m.readLimit+msgbuf.MaxPooled)
 	}
 }

@@ -53,19 +53,6 @@ func (p *PreparedMessage) Type() hooks.MessageType { return p.mt }
 // Data is the encoded payload; do not modify it.
 func (p *PreparedMessage) Data() []byte { return p.data }
 
-// SendPrepared writes p like Send writes a value: through the route's
-// post-interceptors (which then see a copy and the prepared frame is not
-// reused), serialized with the connection's other writes, bounded by the
-// write timeout. It returns ErrClosed once the connection is closing, and
-// a post-interceptor's error as Send does (Fail hands it to the catchers).
-// A write that times out closes the connection as a slow consumer (1008,
-// TCP dropped).
-//
-// It takes any prepared message, whatever T: a fan-out mixes routes.
-func (c *Conn[T]) SendPrepared(p *PreparedMessage) error {
-	return c.sendPrepared(p)
-}
-
 // Receiver is a connection that a fan-out (package hub, or your own) can
 // deliver prepared messages to: any *Conn[T]. A receive-only route's
 // *Session is not a Receiver, so it cannot be sent to by mistake.
@@ -111,35 +98,6 @@ func (p *PreparedMessage) framed() *websocket.PreparedMessage {
 	})
 	return p.pm
 }
-
-// errSlowConsumer is the cause recorded when a connection is closed for
-// not keeping up with what is sent to it.
-var errSlowConsumer = errors.New("fiberws: slow consumer")
-
-// CloseSlowConsumer closes the connection with 1008 "slow consumer": the
-// code fiberws uses for a client that does not read fast enough for its
-// fan-out (its outgoing queue holds too much). The hub calls it; so can
-// your own fan-out. When a write is in progress, the client is not taking
-// it: a close frame would only queue behind it, so TCP is dropped at once
-// (observers still see 1008 "slow consumer"). Otherwise it closes as Close
-// does.
-func (s *Session) CloseSlowConsumer() error {
-	if !s.writeMu.TryLock() {
-		if !s.markClosing(ClosePolicyViolation, ReasonSlowConsumer, hooks.ByServer, errSlowConsumer) {
-			return ErrClosed
-		}
-		s.dropTCP()
-		return nil
-	}
-	s.writeMu.Unlock()
-	return s.closeWith(ClosePolicyViolation, ReasonSlowConsumer, hooks.ByServer, errSlowConsumer)
-}
-
-// Closed reports whether the connection is closing or closed.
-func (s *Session) Closed() bool { return s.state.Load() != stateOpen }
-
-// WriteTimeout is the bound on each write of this connection.
-func (s *Session) WriteTimeout() time.Duration { return s.route.srv.cfg.WriteTimeout }
 
 // NewPreparedMessage frames data, already encoded, as an mt message (Text
 // or Binary), for payloads that arrive encoded, such as a broadcast

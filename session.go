@@ -2,8 +2,8 @@ package fiberws
 
 import (
 	"context"
+	"errors"
 	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +25,7 @@ type Session struct {
 	route *mountedRoute
 	req   *requestData
 	ws    *websocket.Conn
-	tcp   net.Conn // the socket under ws (socketOf)
+	tcp   net.Conn // the socket under ws (tcp.Underlying)
 	// contrib marks a Contrib route's connection: its handler writes the
 	// socket itself, so fiberws writes no data frames on it.
 	contrib bool
@@ -229,93 +229,66 @@ func (s *Session) Fail(err error) {
 	}
 }
 
-// Conn is a connection that sends messages of type T: the handler's result
-// type, checked by the compiler. It is the Go form of revali's
-// AsyncWebSocketSender<T>, and embeds *Session for everything but sending.
-type Conn[T any] struct {
-	*Session
-	enc encoder[T]
-	// events is set on an event route's Conn[Event]: Send tells the
-	// post-interceptors each Event's name.
-	events bool
+// Raw runs f with the raw connection under this connection's write lock:
+// the escape hatch for what fiberws does not wrap, such as a write with
+// compression turned off for one already-compressed message
+// (EnableWriteCompression), a WritePreparedMessage of a message prepared
+// elsewhere, or NextWriter to stream a large message without holding it in
+// memory. No other write of fiberws (replies, Send, pings, close frames)
+// runs meanwhile, so frames never interleave; the write deadline is set
+// to WriteTimeout from now before f runs. f must not read from the
+// connection (fiberws's reader owns reading), nor close it (use Close);
+// keep it short, since every other write waits. Raw returns f's error,
+// or ErrClosed without calling f once the connection is closing. On a
+// Contrib route the handler owns the connection: Raw refuses it.
+func (s *Session) Raw(f func(*websocket.Conn) error) error {
+	if s.contrib {
+		return errContribWrites
+	}
+	if _, ok := s.lockSocket(); !ok {
+		return ErrClosed
+	}
+	defer s.writeMu.Unlock()
+	if s.state.Load() != stateOpen {
+		return ErrClosed
+	}
+	s.writeDeadline = time.Now().Add(s.route.srv.cfg.WriteTimeout)
+	_ = s.ws.SetWriteDeadline(s.writeDeadline)
+	err := f(s.ws)
+	// f may have moved the deadline: the next write sets its own.
+	s.writeDeadline = time.Time{}
+	return err
 }
 
-// Send encodes v like a handler result (string: text frame, []byte: binary
-// frame, nil pointer: nothing, anything else: JSON text) and writes it after
-// the post-interceptors. It may be called from any goroutine while the
-// connection lives; writes are serialized. It returns ErrClosed once the
-// connection is closing, and never blocks longer than Config.WriteTimeout:
-// a client that does not take the frame in time is dropped.
-//
-// Errors (encoding, a post-interceptor's rejection) are returned, not
-// handed to the catchers: return them from the handler, as a handler's
-// own errors, for the catchers to decide; from another goroutine, pass
-// them to Fail.
-func (c *Conn[T]) Send(v T) error {
-	mt, data, skip, err := c.enc(v)
-	if err != nil {
-		return &encodeError{err}
-	}
-	if skip {
+// Subprotocol is the subprotocol negotiated in the upgrade (one of
+// Config.Subprotocols or the route's WithSubprotocols), or "" if none.
+func (s *Session) Subprotocol() string { return s.ws.Subprotocol() }
+
+// errSlowConsumer is the cause recorded when a connection is closed for
+// not keeping up with what is sent to it.
+var errSlowConsumer = errors.New("fiberws: slow consumer")
+
+// CloseSlowConsumer closes the connection with 1008 "slow consumer": the
+// code fiberws uses for a client that does not read fast enough for its
+// fan-out (its outgoing queue holds too much). The hub calls it; so can
+// your own fan-out. When a write is in progress, the client is not taking
+// it: a close frame would only queue behind it, so TCP is dropped at once
+// (observers still see 1008 "slow consumer"). Otherwise it closes as Close
+// does.
+func (s *Session) CloseSlowConsumer() error {
+	if !s.writeMu.TryLock() {
+		if !s.markClosing(ClosePolicyViolation, ReasonSlowConsumer, hooks.ByServer, errSlowConsumer) {
+			return ErrClosed
+		}
+		s.dropTCP()
 		return nil
 	}
-	event := ""
-	if c.events {
-		event = any(v).(Event).Name
-	}
-	return c.emit(mt, data, event, false)
+	s.writeMu.Unlock()
+	return s.closeWith(ClosePolicyViolation, ReasonSlowConsumer, hooks.ByServer, errSlowConsumer)
 }
 
-type encodeError struct{ err error }
+// Closed reports whether the connection is closing or closed.
+func (s *Session) Closed() bool { return s.state.Load() != stateOpen }
 
-// Error describes the failure for logs.
-func (e *encodeError) Error() string { return "fiberws: encode result: " + e.err.Error() }
-
-// Unwrap returns the encoder's error.
-func (e *encodeError) Unwrap() error { return e.err }
-
-func first(values []string) string {
-	if len(values) > 0 {
-		return values[0]
-	}
-	return ""
-}
-
-// requestData is the part of the upgrade request a connection keeps: copied
-// once at upgrade, because fasthttp reuses its request objects.
-type requestData struct {
-	pattern, path string
-	params        []string // key, value, key, value…
-	headers       []string
-	cookies       map[string]string
-	ip            string
-	// userCtx is the request's c.UserContext(): the connection's context
-	// keeps its values (a trace span, a request ID), not its cancellation.
-	userCtx context.Context
-
-	localsMu sync.Mutex
-	locals   map[any]any
-	rawQuery string
-	start    time.Time
-
-	queryOnce sync.Once
-	query     url.Values
-}
-
-func (r *requestData) queryValues() url.Values {
-	r.queryOnce.Do(func() {
-		r.query, _ = url.ParseQuery(r.rawQuery)
-	})
-	return r.query
-}
-
-func (r *requestData) paramMap() map[string]string {
-	if len(r.params) == 0 {
-		return nil
-	}
-	m := make(map[string]string, len(r.params)/2)
-	for i := 0; i+1 < len(r.params); i += 2 {
-		m[r.params[i]] = r.params[i+1]
-	}
-	return m
-}
+// WriteTimeout is the bound on each write of this connection.
+func (s *Session) WriteTimeout() time.Duration { return s.route.srv.cfg.WriteTimeout }

@@ -1,7 +1,6 @@
 package fiberws
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 	"time"
@@ -127,20 +126,3 @@ func isTimeout(err error) bool {
 // safe from any goroutine at any time: s.tcp is this connection's own
 // socket, and closing a closed one does nothing.
 func (s *Session) dropTCP() { _ = s.tcp.Close() }
-
-// socketOf returns the real socket under fasthttp's hijacked connection.
-// That wrapper's Close does nothing (fasthttp closes the socket once serve
-// has returned), and fasthttp reuses the wrapper for another client
-// afterwards, so the socket is taken out of it once, at upgrade.
-func socketOf(ws *websocket.Conn) net.Conn {
-	nc := ws.NetConn()
-	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
-		nc = u.UnsafeConn()
-	}
-	if tc, ok := nc.(*tls.Conn); ok {
-		// Closing a tls.Conn first writes close_notify, which can block on
-		// a full socket: close the TCP connection under it.
-		nc = tc.NetConn()
-	}
-	return nc
-}

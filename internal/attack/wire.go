@@ -94,9 +94,9 @@ func readStatus(br *bufio.Reader) (int, error) {
 	for first := true; ; first = false {
 		line, err := br.ReadSlice('\n')
 		total += len(line)
-		if err == bufio.ErrBufferFull && !first {
+		if errors.Is(err, bufio.ErrBufferFull) && !first {
 			// A header line longer than the buffer: skip the rest of it.
-			for err == bufio.ErrBufferFull && total <= maxHead {
+			for errors.Is(err, bufio.ErrBufferFull) && total <= maxHead {
 				line, err = br.ReadSlice('\n')
 				total += len(line)
 			}

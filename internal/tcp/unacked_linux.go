@@ -1,4 +1,4 @@
-package fiberws
+package tcp
 
 import (
 	"net"
@@ -8,13 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bindUnacked makes the kernel drop the TCP connection when data we wrote
+// BindUnacked makes the kernel drop the TCP connection when data we wrote
 // stays unacknowledged, or unsent because the peer's receive window is
 // closed, for d (TCP_USER_TIMEOUT). A client that stops reading closes its
 // window once its receive buffer is full; without this, our own send
 // buffer (which Linux grows to megabytes) would keep accepting writes for
 // a long while before one blocks long enough to hit the write timeout.
-func bindUnacked(c net.Conn, d time.Duration) {
+func BindUnacked(c net.Conn, d time.Duration) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return

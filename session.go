@@ -65,7 +65,7 @@ type Session struct {
 	dequeued    chan struct{}
 	workerDone  chan struct{}
 
-	// The message runner (serve.go): the route's handler bound to this
+	// The message runner (handoff.go): the route's handler bound to this
 	// connection, the message being handled (reused, never shared: one
 	// handler runs at a time), whether handlers run inline on the reader,
 	// and the inline budget: its timer, whether it runs, the number of the

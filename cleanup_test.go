@@ -121,7 +121,7 @@ func TestCleanupsRunOnceOnShutdown(t *testing.T) {
 	c := srv.Dial(t, "/c")
 	c.SendText("a")
 	c.ReadText()
-	ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout)
 	defer cancel()
 	if err := wsrv.Shutdown(ctx); err != nil {
 		t.Fatal(err)

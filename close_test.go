@@ -68,7 +68,7 @@ func TestCloseFromAnotherGoroutine(t *testing.T) {
 	if err := recv(t, errc, "Close to return"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if !closedWithin(conn.Context().Done(), fiberwstest.Timeout) {
+	if !closedWithin(conn.Context().Done(), fiberwstest.DefaultTimeout) {
 		t.Fatal("context not cancelled after Close")
 	}
 }
@@ -366,13 +366,13 @@ func TestAppShutdownClosesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := fiberwstest.Serve(t, app)
-	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout}
+	d := websocket.Dialer{HandshakeTimeout: srv.Timeout}
 	conn, _, err := d.Dial(srv.URL("/c"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	_ = conn.SetReadDeadline(time.Now().Add(srv.Timeout))
 	if err := conn.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestAppShutdownClosesConnections(t *testing.T) {
 			}
 		}
 	}()
-	if err := srv.Shutdown(fiberwstest.Timeout); err != nil {
+	if err := srv.Shutdown(srv.Timeout); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -43,7 +43,7 @@ func TestContextCancelledOnClose(t *testing.T) {
 				select {
 				case <-ctx.Done():
 					handlerErr <- ctx.Err()
-				case <-time.After(2 * fiberwstest.Timeout):
+				case <-time.After(2 * fiberwstest.DefaultTimeout):
 					handlerErr <- errors.New("context never cancelled")
 				}
 				return "late", nil
@@ -60,7 +60,7 @@ func TestContextCancelledOnClose(t *testing.T) {
 			if err := recv(t, handlerErr, "the handler to see its context end"); !errors.Is(err, context.Canceled) {
 				t.Fatalf("handler context: %v, want context.Canceled", err)
 			}
-			if !closedWithin(conn.Context().Done(), fiberwstest.Timeout) {
+			if !closedWithin(conn.Context().Done(), fiberwstest.DefaultTimeout) {
 				t.Fatal("Session.Context not cancelled")
 			}
 			h.waitIdle(t)

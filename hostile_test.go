@@ -70,7 +70,7 @@ func TestPingFloodWithoutReadingIsDropped(t *testing.T) {
 	go func() {
 		defer close(flooded)
 		for time.Since(start) < 20*time.Second {
-			if conn.WriteControl(websocket.PingMessage, payload, time.Now().Add(fiberwstest.Timeout)) != nil {
+			if conn.WriteControl(websocket.PingMessage, payload, time.Now().Add(c.Timeout())) != nil {
 				return // the server dropped us
 			}
 		}
@@ -88,9 +88,9 @@ func TestPingFloodWithoutReadingIsDropped(t *testing.T) {
 func dialFrom(t *testing.T, ip, url string) (*websocket.Conn, int) {
 	t.Helper()
 	d := websocket.Dialer{
-		HandshakeTimeout: fiberwstest.Timeout,
+		HandshakeTimeout: fiberwstest.DefaultTimeout,
 		NetDial: func(network, addr string) (net.Conn, error) {
-			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: fiberwstest.Timeout}
+			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: fiberwstest.DefaultTimeout}
 			return nd.Dial(network, addr)
 		},
 	}
@@ -217,7 +217,7 @@ func TestPartialMessagesHoldTheBudget(t *testing.T) {
 	for i := range clients {
 		c := h.Dial(t, "/echo")
 		nc := c.Conn().NetConn()
-		_ = nc.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+		_ = nc.SetWriteDeadline(time.Now().Add(h.Timeout))
 		if _, err := nc.Write(frameHeader(0x2, true, size)); err != nil {
 			t.Fatalf("client %d: %v", i, err)
 		}
@@ -286,7 +286,7 @@ func TestStalledHoldersEvictedWithoutMessageTimeout(t *testing.T) {
 	payload := make([]byte, size-1)
 	for range 2 {
 		nc := h.Dial(t, "/echo").Conn().NetConn()
-		_ = nc.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+		_ = nc.SetWriteDeadline(time.Now().Add(h.Timeout))
 		if _, err := nc.Write(append(frameHeader(0x2, true, size), payload...)); err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func TestPingsAtTheInterval(t *testing.T) {
 		mu.Lock()
 		at = append(at, time.Now())
 		mu.Unlock()
-		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(fiberwstest.Timeout))
+		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.Timeout()))
 	})
 	const window = 600 * time.Millisecond
 	start := time.Now()
@@ -107,7 +107,7 @@ func TestSilentClientDropped(t *testing.T) {
 	if pings == 0 {
 		t.Error("closed for not answering pings, but no ping arrived")
 	}
-	if !closedWithin(cleaned, fiberwstest.Timeout) {
+	if !closedWithin(cleaned, fiberwstest.DefaultTimeout) {
 		t.Fatal("cleanups did not run after the ping timeout")
 	}
 	h.waitIdle(t)
@@ -138,7 +138,7 @@ func TestClientPingAnswered(t *testing.T) {
 	c := h.Dial(t, "/e")
 	pong := make(chan string, 1)
 	c.Conn().SetPongHandler(func(data string) error { pong <- data; return nil })
-	if err := c.Conn().WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(fiberwstest.Timeout)); err != nil {
+	if err := c.Conn().WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(c.Timeout())); err != nil {
 		t.Fatal(err)
 	}
 	c.SendText("x") // the pong is seen while reading the echo
@@ -218,7 +218,7 @@ func TestPingTimeoutNotCausedByOurBackPressure(t *testing.T) {
 				c.SendText(strconv.Itoa(i))
 			}
 			conn := c.Conn()
-			_ = conn.SetReadDeadline(time.Now().Add(time.Duration(tc.n)*tc.handler + fiberwstest.Timeout))
+			_ = conn.SetReadDeadline(time.Now().Add(time.Duration(tc.n)*tc.handler + c.Timeout()))
 			for i := range tc.n {
 				_, data, err := conn.ReadMessage()
 				if err != nil {

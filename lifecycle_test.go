@@ -146,7 +146,7 @@ func TestLifecycleOrderAllScopes(t *testing.T) {
 	for range 2 {
 		select {
 		case <-summaries:
-		case <-time.After(fiberwstest.Timeout):
+		case <-time.After(fiberwstest.DefaultTimeout):
 			t.Fatal("no observer summary")
 		}
 	}
@@ -235,7 +235,7 @@ func TestGuardRejectionHidesErrorText(t *testing.T) {
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	client := &http.Client{Timeout: fiberwstest.Timeout}
+	client := &http.Client{Timeout: fiberwstest.DefaultTimeout}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)

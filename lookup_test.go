@@ -54,7 +54,7 @@ func TestSessionLookupFromHTTP(t *testing.T) {
 	cl := srv.Dial(t, "/ws")
 	id := recv(t, ids, "the connection's ID")
 	post := func() int {
-		resp, err := (&http.Client{Timeout: fiberwstest.Timeout}).Post(srv.HTTPURL("/notify/"+strconv.FormatUint(id, 10)), "text/plain", nil)
+		resp, err := (&http.Client{Timeout: srv.Timeout}).Post(srv.HTTPURL("/notify/"+strconv.FormatUint(id, 10)), "text/plain", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestServerBroadcastToARoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout)
 	defer cancel()
 	n, err := ws.Broadcast(ctx, "/api/feed/ws", p)
 	if err != nil || n != len(on) {

@@ -110,8 +110,8 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(fiberwstest.Timeout):
-		t.Fatalf("timed out after %v waiting for %s", fiberwstest.Timeout, what)
+	case <-time.After(fiberwstest.DefaultTimeout):
+		t.Fatalf("timed out after %v waiting for %s", fiberwstest.DefaultTimeout, what)
 	}
 	var zero T
 	return zero

@@ -75,7 +75,7 @@ func TestOneSecondAsyncHandler(t *testing.T) {
 
 	start := time.Now()
 	c.SendText("slow")
-	if err := c.Conn().WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(fiberwstest.Timeout)); err != nil {
+	if err := c.Conn().WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(c.Timeout())); err != nil {
 		t.Fatal(err)
 	}
 	c.SendText("fast")
@@ -261,7 +261,7 @@ func TestStreamStopsWhenConnectionCloses(t *testing.T) {
 		}
 	}
 	c.Drop()
-	if !closedWithin(stopped, fiberwstest.Timeout) {
+	if !closedWithin(stopped, fiberwstest.DefaultTimeout) {
 		t.Fatalf("the stream kept iterating after the client left (%d sent)", sent.Load())
 	}
 	h.waitIdle(t)
@@ -322,7 +322,7 @@ func floodSlowHandler(t *testing.T, cfg fiberws.Config, queue int) {
 	}
 	addr := fiberwstest.ServeListener(t, app, smallBufferListener{ln}).Addr
 
-	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout, WriteBufferSize: 4096}
+	d := websocket.Dialer{HandshakeTimeout: fiberwstest.DefaultTimeout, WriteBufferSize: 4096}
 	conn, _, err := d.Dial("ws://"+addr+"/flood", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +338,7 @@ func floodSlowHandler(t *testing.T, cfg fiberws.Config, queue int) {
 		payload := make([]byte, size)
 		for i := range total {
 			copy(payload, fmt.Sprintf("%08d", i))
-			_ = conn.SetWriteDeadline(time.Now().Add(2 * fiberwstest.Timeout))
+			_ = conn.SetWriteDeadline(time.Now().Add(2 * fiberwstest.DefaultTimeout))
 			if err := conn.WriteMessage(websocket.BinaryMessage, payload); err != nil {
 				writerDone <- err
 				return
@@ -351,7 +351,7 @@ func floodSlowHandler(t *testing.T, cfg fiberws.Config, queue int) {
 	// Wait for the writes to stall: no progress for 300ms once the handler
 	// holds the first message.
 	last, lastChange := int64(-1), time.Now()
-	deadline := time.Now().Add(fiberwstest.Timeout)
+	deadline := time.Now().Add(fiberwstest.DefaultTimeout)
 	for {
 		n := written.Load()
 		if n == total {
@@ -365,7 +365,7 @@ func floodSlowHandler(t *testing.T, cfg fiberws.Config, queue int) {
 		}
 		if time.Now().After(deadline) {
 			close(release)
-			t.Fatalf("no stall within %v (%d written)", fiberwstest.Timeout, n)
+			t.Fatalf("no stall within %v (%d written)", fiberwstest.DefaultTimeout, n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
-	"github.com/fiberws/fiberws/fiberwstest"
 )
 
 // subprotocolOf answers with the connection's negotiated subprotocol.
@@ -71,7 +70,7 @@ func TestCompressionPerRoute(t *testing.T) {
 		path string
 		want bool
 	}{{h, "/plain", false}, {h, "/deflate", true}, {h2, "/deflate", true}, {h2, "/plain", false}} {
-		d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: fiberwstest.Timeout}
+		d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: tc.srv.Timeout}
 		conn, resp, err := d.Dial(tc.srv.URL(tc.path), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -84,7 +83,7 @@ func TestCompressionPerRoute(t *testing.T) {
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+		_ = conn.SetReadDeadline(time.Now().Add(tc.srv.Timeout))
 		if _, data, err := conn.ReadMessage(); err != nil || string(data) != msg {
 			t.Fatalf("%s: echo %d bytes, %v", tc.path, len(data), err)
 		}
@@ -92,7 +91,7 @@ func TestCompressionPerRoute(t *testing.T) {
 	}
 	// A route compressed on its own still bounds the inflated size by the
 	// read limit (1 MiB): 16 MiB of one letter is ~16 KiB on the wire.
-	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: fiberwstest.Timeout}
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: h.Timeout}
 	conn, _, err := d.Dial(h.URL("/deflate"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +100,7 @@ func TestCompressionPerRoute(t *testing.T) {
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("a", 16<<20))); err != nil {
 		t.Fatal(err)
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	_ = conn.SetReadDeadline(time.Now().Add(h.Timeout))
 	_, _, err = conn.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != fiberws.CloseMessageTooBig {

@@ -18,7 +18,7 @@ import (
 // httpGet does a plain (non-upgrade) GET and returns status and body.
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	client := &http.Client{Timeout: fiberwstest.Timeout}
+	client := &http.Client{Timeout: fiberwstest.DefaultTimeout}
 	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
@@ -127,7 +127,7 @@ func TestRegisterErrorMountsNothing(t *testing.T) {
 
 func TestPlainGETGets426(t *testing.T) {
 	h := start(t, fiberws.Config{}, ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/messages", echo)}})
-	client := &http.Client{Timeout: fiberwstest.Timeout}
+	client := &http.Client{Timeout: fiberwstest.DefaultTimeout}
 	resp, err := client.Get(h.HTTPURL("/chat/messages"))
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestMountWithHandlerAndUse(t *testing.T) {
 	srv := fiberwstest.Serve(t, app)
 	// Registered after Serve, so it runs before the app shuts down.
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout)
 		defer cancel()
 		if err := wsrv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
@@ -237,7 +237,7 @@ func TestRegisterOnGroup(t *testing.T) {
 	}
 	srv := fiberwstest.Serve(t, app)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout)
 		defer cancel()
 		_ = wsrv.Shutdown(ctx)
 	})

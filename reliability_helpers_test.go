@@ -45,8 +45,8 @@ func (o *relSummaries) next(t testing.TB) hooks.Summary {
 	select {
 	case s := <-o.ch:
 		return s
-	case <-time.After(fiberwstest.Timeout):
-		t.Fatalf("no connection summary within %v", fiberwstest.Timeout)
+	case <-time.After(fiberwstest.DefaultTimeout):
+		t.Fatalf("no connection summary within %v", fiberwstest.DefaultTimeout)
 	}
 	return hooks.Summary{}
 }

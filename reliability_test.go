@@ -259,12 +259,12 @@ func TestShutdownRefusesNewUpgrades(t *testing.T) {
 		return nil
 	})
 	go func() {
-		_ = c.Conn().SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+		_ = c.Conn().SetReadDeadline(time.Now().Add(c.Timeout()))
 		_, _, _ = c.Conn().NextReader() // runs the close handler
 	}()
 	done := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.DefaultTimeout)
 		defer cancel()
 		done <- ws.Shutdown(ctx)
 	}()
@@ -291,7 +291,7 @@ func TestShutdownRefusesNewUpgrades(t *testing.T) {
 	}
 	// The client answers; the shutdown completes.
 	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "")
-	if err := c.Conn().WriteControl(websocket.CloseMessage, msg, time.Now().Add(fiberwstest.Timeout)); err != nil {
+	if err := c.Conn().WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.Timeout())); err != nil {
 		t.Fatal(err)
 	}
 	if err := recv(t, done, "Shutdown"); err != nil {
@@ -415,7 +415,7 @@ func TestAppShutdownWithinItsTimeout(t *testing.T) {
 		defer close(served)
 		_ = app.Listener(ln)
 	}()
-	deaf, _, err := (&websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout}).Dial("ws://"+ln.Addr().String()+"/ws", nil)
+	deaf, _, err := (&websocket.Dialer{HandshakeTimeout: fiberwstest.DefaultTimeout}).Dial("ws://"+ln.Addr().String()+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func TestAppShutdownWithinItsTimeout(t *testing.T) {
 	}
 	select {
 	case <-served:
-	case <-time.After(fiberwstest.Timeout):
+	case <-time.After(fiberwstest.DefaultTimeout):
 		t.Fatal("the app still serves")
 	}
 	close(release)

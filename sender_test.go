@@ -69,7 +69,7 @@ func TestPeriodicSendsStoppedByCleanup(t *testing.T) {
 	if code := c.Close(1000, "bye"); code != 1000 {
 		t.Fatalf("close answered with %d", code)
 	}
-	if !closedWithin(tickerStopped, fiberwstest.Timeout) {
+	if !closedWithin(tickerStopped, fiberwstest.DefaultTimeout) {
 		t.Fatal("the cleanup did not stop the periodic sender")
 	}
 	// Sends between the close and the cleanup may fail, only with ErrClosed.
@@ -116,7 +116,7 @@ func TestSendAfterCloseReturnsErrClosed(t *testing.T) {
 		if !errors.Is(err, fiberws.ErrClosed) {
 			t.Fatalf("Send after client close: %v, want ErrClosed", err)
 		}
-	case <-time.After(fiberwstest.Timeout):
+	case <-time.After(fiberwstest.DefaultTimeout):
 		t.Fatal("Send after close blocked")
 	}
 	if !conn.Closed() {
@@ -261,7 +261,7 @@ func TestSendToStuckClientBoundedByWriteTimeout(t *testing.T) {
 	if o.longest > writeTimeout+time.Second {
 		t.Fatalf("a Send blocked %v; the write timeout is %v", o.longest, writeTimeout)
 	}
-	if !closedWithin(cleaned, fiberwstest.Timeout) {
+	if !closedWithin(cleaned, fiberwstest.DefaultTimeout) {
 		t.Fatal("the stuck client's cleanups did not run")
 	}
 	t.Logf("%d sends, the longest %v", o.sends, o.longest)
@@ -305,7 +305,7 @@ func TestConcurrentSendsBoundedByWriteTimeout(t *testing.T) {
 	// Small socket buffers on both ends, so the kernel does not absorb
 	// the frames and the reader's pace is what the writers see.
 	srv := fiberwstest.ServeListener(t, app, smallSendBufferListener{ln})
-	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout, NetDial: func(network, addr string) (net.Conn, error) {
+	d := websocket.Dialer{HandshakeTimeout: srv.Timeout, NetDial: func(network, addr string) (net.Conn, error) {
 		c, err := net.Dial(network, addr)
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetReadBuffer(32 << 10)
@@ -325,7 +325,7 @@ func TestConcurrentSendsBoundedByWriteTimeout(t *testing.T) {
 	go func() {
 		buf := make([]byte, 64<<10)
 		for {
-			_ = conn.NetConn().SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+			_ = conn.NetConn().SetReadDeadline(time.Now().Add(srv.Timeout))
 			n, err := conn.NetConn().Read(buf)
 			received.Add(int64(n))
 			if err != nil {

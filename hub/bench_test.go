@@ -58,7 +58,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			}
 		}()
 	}
-	for deadline := time.Now().Add(fiberwstest.Timeout); h.Members("bench") < members; {
+	for deadline := time.Now().Add(fiberwstest.DefaultTimeout); h.Members("bench") < members; {
 		if time.Now().After(deadline) {
 			b.Fatalf("only %d of %d members joined", h.Members("bench"), members)
 		}
@@ -74,7 +74,7 @@ func BenchmarkBroadcast(b *testing.B) {
 		for j := 0; j < members; j++ {
 			select {
 			case <-received:
-			case <-time.After(fiberwstest.Timeout):
+			case <-time.After(fiberwstest.DefaultTimeout):
 				b.Fatalf("broadcast %d: %d of %d received", i, j, members)
 			}
 		}

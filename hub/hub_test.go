@@ -298,7 +298,7 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 	// Its TCP connection is gone: reading what was buffered ends in EOF
 	// (or a reset), not in a timeout.
 	nc := slowClient.Conn().NetConn()
-	_ = nc.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	_ = nc.SetReadDeadline(time.Now().Add(fiberwstest.DefaultTimeout))
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := nc.Read(buf); err != nil {

@@ -18,7 +18,7 @@ import (
 
 // The tests drive the contract of the package doc, one test per kind of
 // frame, over real loopback sockets. Every wait is bounded by
-// fiberwstest.Timeout.
+// fiberwstest.DefaultTimeout.
 
 func TestMain(m *testing.M) {
 	// Nothing of the gateway (connections, hub, Asks) may outlive a test.
@@ -194,7 +194,7 @@ func readQuestion(t *testing.T, c *fiberwstest.Client) uint64 {
 }
 
 func TestAskAnswered(t *testing.T) {
-	c := serve(t, fiberwstest.Timeout, 1)[0]
+	c := serve(t, fiberwstest.DefaultTimeout, 1)[0]
 	c.SendText(`{"event":"ask","data":{"question":"ping"},"id":8}`)
 	s := readQuestion(t, c)
 	c.SendText(`{"event":"ack","id":` + strconv.FormatUint(s, 10) + `,"data":{"answer":"pong","n":[1,2]}}`)

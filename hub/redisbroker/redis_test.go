@@ -127,8 +127,8 @@ func (n *node) nextEvent(t *testing.T) hub.PresenceEvent {
 	select {
 	case ev := <-n.events:
 		return ev
-	case <-time.After(fiberwstest.Timeout):
-		t.Fatalf("node %s: no presence event within %v", n.name, fiberwstest.Timeout)
+	case <-time.After(fiberwstest.DefaultTimeout):
+		t.Fatalf("node %s: no presence event within %v", n.name, fiberwstest.DefaultTimeout)
 	}
 	return hub.PresenceEvent{}
 }

@@ -114,7 +114,7 @@ type check struct {
 func settle(t *testing.T, url string, checks []check) map[string]*dto.MetricFamily {
 	t.Helper()
 	var f map[string]*dto.MetricFamily
-	deadline := time.Now().Add(fiberwstest.Timeout)
+	deadline := time.Now().Add(fiberwstest.DefaultTimeout)
 	for {
 		f = scrape(t, url)
 		bad := 0

@@ -15,7 +15,7 @@ import (
 // 1,000 connections, ended every way a connection ends, leave no goroutine
 // behind once the app (and with it the fiberws Server) has shut down.
 func TestThousandConnectCyclesLeaveNoGoroutine(t *testing.T) {
-	ignore := append(leakOptions(), goleak.IgnoreCurrent())
+	ignore := fiberwstest.LeakOptions(goleak.IgnoreCurrent())
 
 	app := newApp()
 	logger, _ := fiberwstest.NewLog(t)

@@ -303,10 +303,8 @@ func runSoak(t *testing.T, clients int, duration time.Duration) {
 	stopped := time.Since(start)
 	// Goroutines: back to the baseline, apart from fasthttp's date updater
 	// and worker-pool cleaners, which sleep up to 10s before they notice
-	// their server stopped.
-	leakErr := goleak.Find(baseline,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
+	// their server stopped (fiberwstest.LeakOptions).
+	leakErr := goleak.Find(fiberwstest.LeakOptions(baseline)...)
 	g1 := runtime.NumGoroutine()
 	settled := time.Since(start)
 	runtime.GC()

@@ -28,10 +28,7 @@ import (
 // process-wide Date header refresher, and each stopped server's worker
 // pool cleaner, which sleeps up to 10s before it notices the stop.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 // roomCtrl serves /rooms/:room/:who: a connection joins :room on connect;

@@ -21,14 +21,10 @@ import (
 // fiberwstest.DefaultTimeout.
 
 func TestMain(m *testing.M) {
-	// Nothing of the gateway (connections, hub, Asks) may outlive a test.
-	// Two goroutines of fasthttp outlive their server on purpose: the
-	// process-wide Date header refresher, and the worker pool's cleaner,
-	// which notices the stop only after its idle sleep (10s).
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	// Nothing of the gateway (connections, hub, Asks) may outlive a test;
+	// LeakOptions ignores only fasthttp's goroutines that outlive their
+	// server on purpose.
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 // serve serves the gateway built with ackTimeout on a free loopback port

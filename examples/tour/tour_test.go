@@ -19,14 +19,10 @@ import (
 
 func TestMain(m *testing.M) {
 	// Every test shuts its app down; nothing of the tour (tickers,
-	// notification service, connections) may be left running after. Two
-	// goroutines of fasthttp outlive their server on purpose: the
-	// process-wide Date header refresher, and the worker pool's cleaner,
-	// which notices the stop only after its idle sleep (10s).
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	// notification service, connections) may be left running after.
+	// LeakOptions ignores only fasthttp's goroutines that outlive their
+	// server on purpose.
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 // testOptions are short intervals so the timed routes can be tested fast.

@@ -234,6 +234,7 @@ type ctxKey struct{}
 // not cancelled when the request ends, only when the connection closes.
 func TestContextKeepsTheRequestsValues(t *testing.T) {
 	got := make(chan string, 2)
+	requestEnded := make(chan struct{})
 	h := serveRoutes(t, fiberws.WebSocket("/ws", func(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
 		v, _ := ctx.Value(ctxKey{}).(string)
 		if ctx.Err() != nil {
@@ -248,10 +249,11 @@ func TestContextKeepsTheRequestsValues(t *testing.T) {
 		c.SetUserContext(ctx)
 		err := c.Next()
 		cancel()
+		close(requestEnded)
 		return err
 	})))
 	c := h.Dial(t, "/ws")
-	time.Sleep(50 * time.Millisecond) // the upgrade request is long over
+	recv(t, requestEnded, "the upgrade request's end (its context cancelled)")
 	c.SendText("x")
 	c.ReadText()
 	if v := recv(t, got, "the handler"); v != "trace-42" {

@@ -171,7 +171,7 @@ func TestKeepaliveNoGoroutinePerConnection(t *testing.T) {
 		// short-lived goroutine of a ping being written.
 		low := -1
 		for range 5 {
-			time.Sleep(pingEvery / 3)
+			time.Sleep(pingEvery / 3) // samples spread over ping rounds
 			if g := runtime.NumGoroutine(); low < 0 || g < low {
 				low = g
 			}
@@ -262,10 +262,17 @@ func TestPingsCostNoGoroutineEach(t *testing.T) {
 		}
 		return sum
 	}
-	time.Sleep(2 * pingEvery) // every connection in its ping rhythm
+	fiberwstest.Eventually(t, func() bool { // every connection in its ping rhythm
+		for _, c := range clients {
+			if c.Pings() == 0 {
+				return false
+			}
+		}
+		return true
+	}, "not every connection pinged yet (%d pings)", fiberwstest.Later(func() any { return pings() }))
 	metrics.Read(created)
 	goroutinesBefore, pingsBefore := created[0].Value.Uint64(), pings()
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the window the pings and goroutines are counted over
 	metrics.Read(created)
 	started, sent := int(created[0].Value.Uint64()-goroutinesBefore), pings()-pingsBefore
 	for _, c := range clients {

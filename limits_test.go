@@ -319,7 +319,7 @@ func TestIdleTimeout(t *testing.T) {
 	ponger := srv.Dial(t, "/idle")
 	quiet := srv.Dial(t, "/never") // turned off per route: silent all along
 	for range 8 {
-		time.Sleep(idle / 4)
+		time.Sleep(idle / 4) // the pace under test: well inside the idle timeout
 		talker.SendText("hi")
 		if talker.ReadText() != "hi" {
 			t.Fatal("no echo")
@@ -363,7 +363,7 @@ func TestIdleTimeoutWithPing(t *testing.T) {
 func TestHandshakeTimeoutDoesNotLeak(t *testing.T) {
 	srv, _ := relServe(t, fiberws.Config{HandshakeTimeout: 100 * time.Millisecond}, fiberws.WebSocket("/e", mirror))
 	c := srv.Dial(t, "/e")
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // well past the handshake timeout: what is tested
 	c.SendText("late")
 	if c.ReadText() != "late" {
 		t.Fatal("no echo")
@@ -380,7 +380,7 @@ func TestHandshakeTimeoutDoesNotLeak(t *testing.T) {
 		if resp.StatusCode != http.StatusUpgradeRequired {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // the keep-alive connection outlives the handshake timeout
 	}
 	client.CloseIdleConnections()
 }

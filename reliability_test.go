@@ -79,7 +79,7 @@ func TestSlowConsumerIsDroppedAndBlocksNoOne(t *testing.T) {
 			}
 			worst = max(worst, time.Since(start))
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // spread the samples over the stuck client's write timeout
 	}
 	if worst >= writeTimeout/2 {
 		t.Fatalf("an echo took %v while another client was stuck (WriteTimeout %v)", worst, writeTimeout)
@@ -169,7 +169,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// write blocks (WriteTimeout is long).
 	prev := int64(-1)
 	fiberwstest.Eventually(t, func() bool {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // stalled = no chunk sent in 100ms
 		n := flooded.Load()
 		stalled := n > 0 && n == prev
 		prev = n
@@ -395,8 +395,11 @@ func TestAppShutdownWithinItsTimeout(t *testing.T) {
 	logger, _ := fiberwstest.NewLog(t)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	release := make(chan struct{})
+	serving := make(chan struct{})
+	nowServing := sync.OnceFunc(func() { close(serving) })
 	app.Get("/slow", func(c *fiber.Ctx) error {
-		select { // outlives the app's shutdown timeout
+		nowServing()
+		select {       // outlives the app's shutdown timeout
 		case <-release:
 		case <-time.After(5 * time.Second):
 		}
@@ -429,7 +432,7 @@ func TestAppShutdownWithinItsTimeout(t *testing.T) {
 		}
 		close(requested)
 	}()
-	time.Sleep(100 * time.Millisecond) // the request is being served
+	recv(t, serving, "the slow request being served")
 
 	start := time.Now()
 	err = app.ShutdownWithTimeout(appTimeout)

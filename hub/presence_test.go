@@ -168,7 +168,7 @@ func TestSeqGrowsAcrossExpiryInMemory(t *testing.T) {
 			}
 			last = env.Seq
 		}
-		time.Sleep(3 * ttl)
+		time.Sleep(3 * ttl) // the history and its counter expire: what is tested
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 )
 
 const pingEvery = 50 * time.Millisecond
@@ -286,4 +288,33 @@ func TestPingsCostNoGoroutineEach(t *testing.T) {
 	if started > sent/3 {
 		t.Fatalf("%d goroutines started for %d pings", started, sent)
 	}
+}
+
+// TestPingFloodWithoutReadingIsDropped: a client that floods pings and
+// never reads fills its buffers with our pongs; the pong that cannot be
+// written within the write timeout drops the connection, instead of the
+// server reading its pings for ever with a dead write side.
+func TestPingFloodWithoutReadingIsDropped(t *testing.T) {
+	const writeTimeout = time.Second
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/echo", echo))
+	c := h.Dial(t, "/echo")
+	conn := c.Conn()
+	payload := []byte(strings.Repeat("p", 125))
+	start := time.Now()
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		for time.Since(start) < 20*time.Second {
+			if conn.WriteControl(websocket.PingMessage, payload, time.Now().Add(c.Timeout())) != nil {
+				return // the server dropped us
+			}
+		}
+	}()
+	s := obs.next(t)
+	t.Logf("dropped after %v: %d %q by %s", time.Since(start).Round(time.Millisecond), s.CloseCode, s.CloseReason, s.ClosedBy)
+	if s.ClosedBy != hooks.ByTimeout {
+		t.Errorf("closed by %s, want timeout (the pong write)", s.ClosedBy)
+	}
+	<-flooded
 }

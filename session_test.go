@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,5 +178,77 @@ func TestConnectionsAreIndependent(t *testing.T) {
 	b.SendText("b still open")
 	if got := b.ReadText(); got != "b still open" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+type ctxKey struct{}
+
+// TestContextKeepsTheRequestsValues: the handler's context carries the
+// values a middleware put in the upgrade request's user context, and is
+// not cancelled when the request ends, only when the connection closes.
+func TestContextKeepsTheRequestsValues(t *testing.T) {
+	got := make(chan string, 2)
+	requestEnded := make(chan struct{})
+	h := serveRoutes(t, fiberws.WebSocket("/ws", func(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+		v, _ := ctx.Value(ctxKey{}).(string)
+		if ctx.Err() != nil {
+			v += " (cancelled)"
+		}
+		got <- v
+		return msg, nil
+	}, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
+		// A request context that ends with the request, as a tracing or
+		// timeout middleware's does: the connection keeps its values only.
+		ctx, cancel := context.WithCancel(context.WithValue(c.UserContext(), ctxKey{}, "trace-42"))
+		c.SetUserContext(ctx)
+		err := c.Next()
+		cancel()
+		close(requestEnded)
+		return err
+	})))
+	c := h.Dial(t, "/ws")
+	recv(t, requestEnded, "the upgrade request's end (its context cancelled)")
+	c.SendText("x")
+	c.ReadText()
+	if v := recv(t, got, "the handler"); v != "trace-42" {
+		t.Fatalf("handler's context value %q, want trace-42, not cancelled", v)
+	}
+}
+
+type localKey struct{ name string }
+
+// TestLocalsOfAnyKeyAndPerConnection: locals of any key type are copied
+// from the upgrade request, and each connection can keep its own data in
+// them, safely from many goroutines.
+func TestLocalsOfAnyKeyAndPerConnection(t *testing.T) {
+	h := serveRoutes(t, fiberws.WebSocket("/ws", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+		user, _ := c.Locals(localKey{"user"}).(string)
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.Locals("hits", 1)
+				_ = c.Locals("hits")
+			}()
+		}
+		wg.Wait()
+		n, _ := c.Locals("count").(int)
+		c.Locals("count", n+1)
+		return user + " " + msg + " " + string(rune('0'+n+1)), nil
+	}, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
+		c.Locals(localKey{"user"}, c.Query("user"))
+		return c.Next()
+	})))
+	ann, bob := h.Dial(t, "/ws?user=ann"), h.Dial(t, "/ws?user=bob")
+	for _, want := range []string{"ann a 1", "ann b 2"} {
+		ann.SendText(want[4:5])
+		if got := ann.ReadText(); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	bob.SendText("a")
+	if got := bob.ReadText(); got != "bob a 1" {
+		t.Fatalf("bob got %q: connections share locals", got)
 	}
 }

@@ -499,6 +499,7 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	}
 	// Slots come back when connections end.
 	c, _ := dialFrom(t, "127.0.0.3", h.URL("/one"))
+	relWaitConns(t, h.ws, 5) // counted: the client sees the 101 before the server counts it
 	_ = c.Close()
 	relWaitConns(t, h.ws, 4)
 	if _, status := dialFrom(t, "127.0.0.3", h.URL("/one")); status != http.StatusSwitchingProtocols {

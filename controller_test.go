@@ -26,6 +26,7 @@ func registerNoPanic(t *testing.T, srv *fiberws.Server, router fiber.Router, con
 }
 
 func TestRegisterErrors(t *testing.T) {
+	t.Parallel()
 	var nilHandler func(context.Context, *fiberws.Conn[string], string) (string, error)
 	sendOnly := func(context.Context, *fiberws.Conn[string]) (string, error) { return "x", nil }
 	cases := []struct {
@@ -71,6 +72,7 @@ func TestRegisterErrors(t *testing.T) {
 }
 
 func TestRegisterReportsEveryProblem(t *testing.T) {
+	t.Parallel()
 	err := registerNoPanic(t, fiberws.New(), newApp(), ctrl{prefix: "/a", routes: []fiberws.Route{
 		fiberws.WebSocket("", echo),
 		fiberws.Ping("/hb", 0, echo),
@@ -81,6 +83,7 @@ func TestRegisterReportsEveryProblem(t *testing.T) {
 }
 
 func TestRegisterDuplicateAcrossCalls(t *testing.T) {
+	t.Parallel()
 	srv := fiberws.New()
 	app := newApp()
 	if err := registerNoPanic(t, srv, app, ctrl{prefix: "/a", routes: []fiberws.Route{fiberws.WebSocket("/x", echo)}}); err != nil {
@@ -94,6 +97,7 @@ func TestRegisterDuplicateAcrossCalls(t *testing.T) {
 
 // A controller with one bad route mounts nothing, not even its good ones.
 func TestRegisterErrorMountsNothing(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	err := registerNoPanic(t, fiberws.New(), app, ctrl{prefix: "/a", routes: []fiberws.Route{
 		fiberws.WebSocket("/good", echo),
@@ -112,6 +116,7 @@ func TestRegisterErrorMountsNothing(t *testing.T) {
 }
 
 func TestMountWithHandlerAndUse(t *testing.T) {
+	t.Parallel()
 	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{Logger: logger})
 	h, err := wsrv.Handler(ctrl{prefix: "/chat", routes: []fiberws.Route{
@@ -161,6 +166,7 @@ func TestMountWithHandlerAndUse(t *testing.T) {
 }
 
 func TestHandlerReturnsRegistrationErrors(t *testing.T) {
+	t.Parallel()
 	h, err := fiberws.New().Handler(ctrl{prefix: "/a", routes: []fiberws.Route{fiberws.Ping("/hb", 0, echo)}})
 	if err == nil || h != nil || !strings.Contains(err.Error(), "fiberws_test.ctrl") || !strings.Contains(err.Error(), "/hb") {
 		t.Fatalf("want an error naming the controller and path and no handler, got %v, %v", h != nil, err)
@@ -168,6 +174,7 @@ func TestHandlerReturnsRegistrationErrors(t *testing.T) {
 }
 
 func TestRegisterOnGroup(t *testing.T) {
+	t.Parallel()
 	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{Logger: logger})
 	app := newApp()
@@ -199,6 +206,7 @@ func (echoCtrl) Routes() []fiberws.Route {
 }
 
 func TestSmokeEcho(t *testing.T) {
+	t.Parallel()
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	if err := fiberws.Register(app, echoCtrl{}); err != nil {
 		t.Fatal(err)
@@ -222,6 +230,7 @@ func TestSmokeEcho(t *testing.T) {
 // shares the app's Server, and the app's shutdown closes its connections
 // with 1001, as for the app itself.
 func TestPackageRegisterOnGroupShutsDown(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	api := app.Group("/api")
 	if err := fiberws.Register(api, ctrl{prefix: "/a", routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}); err != nil {
@@ -250,6 +259,7 @@ func TestPackageRegisterOnGroupShutsDown(t *testing.T) {
 // TestDuplicatesCountTheGroupPrefix: one controller on /v1 and on /v2 is
 // two routes; twice on /v1 is a duplicate.
 func TestDuplicatesCountTheGroupPrefix(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	ws := fiberws.New()
 	c := ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}
@@ -282,6 +292,7 @@ func TestDuplicatesCountTheGroupPrefix(t *testing.T) {
 // serves the routes under the group's prefix, with the app's ProxyHeader
 // (the client's address) and ErrorHandler (a guard's rejection).
 func TestUseOnAGroupBehavesAsRegistered(t *testing.T) {
+	t.Parallel()
 	app := fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		ProxyHeader:           "X-Real-Ip",
@@ -357,6 +368,7 @@ func (wrongSignatureCtrl) Catchers() []hooks.CatcherFunc { return nil }
 // lifecycle method but is not one is a registration error, not a route
 // left unprotected.
 func TestMisspelledLifecycleMethodIsAnError(t *testing.T) {
+	t.Parallel()
 	route := []fiberws.Route{fiberws.WebSocket("/ws", echo)}
 	for _, tc := range []struct {
 		c    fiberws.Controller

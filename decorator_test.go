@@ -13,6 +13,7 @@ import (
 // revali's triggerOnConnect example: the body is nil on connect, then
 // non-nil for every message, even an empty one.
 func TestOnConnectNilBody(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/connection", func(_ context.Context, _ *fiberws.Conn[string], msg *string) (string, error) {
 		if msg == nil {
 			return "Connected to WebSocket", nil
@@ -35,6 +36,7 @@ func TestOnConnectNilBody(t *testing.T) {
 }
 
 func TestWithoutOnConnectNothingRunsAtConnect(t *testing.T) {
+	t.Parallel()
 	calls := make(chan *string, 4)
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, _ *fiberws.Conn[string], msg *string) (string, error) {
 		calls <- msg
@@ -49,6 +51,7 @@ func TestWithoutOnConnectNothingRunsAtConnect(t *testing.T) {
 }
 
 func TestOnConnectZeroBodies(t *testing.T) {
+	t.Parallel()
 	got := make(chan string, 4)
 	h := serveRoutes(t,
 		fiberws.WebSocket("/json", func(_ context.Context, _ *fiberws.Conn[string], m chatMsg) (string, error) {
@@ -101,6 +104,7 @@ func TestOnConnectZeroBodies(t *testing.T) {
 
 // The on-connect run can use the sender and close, like any other run.
 func TestOnConnectCanClose(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], msg *string) (string, error) {
 		if msg == nil {
 			if err := c.Send("welcome"); err != nil {
@@ -118,6 +122,7 @@ func TestOnConnectCanClose(t *testing.T) {
 }
 
 func TestRouteDescriptors(t *testing.T) {
+	t.Parallel()
 	typed := fiberws.WebSocket("/typed", func(context.Context, *fiberws.Conn[reply], chatMsg) (reply, error) { return reply{}, nil })
 	if typed.Path() != "/typed" || typed.Mode() != fiberws.ModeTwoWay || typed.Stream() || typed.TriggerOnConnect() || typed.PingInterval() != 0 {
 		t.Errorf("typed route: %q %v stream=%v onConnect=%v ping=%v", typed.Path(), typed.Mode(), typed.Stream(), typed.TriggerOnConnect(), typed.PingInterval())

@@ -23,6 +23,7 @@ type notice struct {
 // ConnOf, and stops finding it once it has closed; a lookup with the
 // wrong message type finds no sender.
 func TestSessionLookupFromHTTP(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	ws := fiberws.New()
 	ids := make(chan uint64, 1)
@@ -87,6 +88,7 @@ func TestSessionLookupFromHTTP(t *testing.T) {
 // named route (mounted on a group and with Use), not those of other
 // routes nor receive-only ones, and refuses an unknown route.
 func TestServerBroadcastToARoute(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	ws := fiberws.New()
 	feed := ctrl{prefix: "/feed", routes: []fiberws.Route{

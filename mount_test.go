@@ -20,6 +20,7 @@ import (
 // c.Next() leaves the client with no upgrade; the developer is told (a
 // warning, and ErrNotUpgraded in the summary).
 func TestMiddlewareThatAnswersIsReported(t *testing.T) {
+	t.Parallel()
 	obs := newRelSummaries()
 	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/ws", echo, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
@@ -51,6 +52,7 @@ func TestMiddlewareThatAnswersIsReported(t *testing.T) {
 // error status itself (Fiber's basicauth does: c.SendStatus(401)) rejects
 // the request like a guard, without a warning.
 func TestMiddlewareThatRejectsIsARejection(t *testing.T) {
+	t.Parallel()
 	obs := newRelSummaries()
 	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}},
 		fiberws.WebSocket("/ws", echo, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
@@ -68,6 +70,7 @@ func TestMiddlewareThatRejectsIsARejection(t *testing.T) {
 }
 
 func TestPlainGETGets426(t *testing.T) {
+	t.Parallel()
 	h := start(t, fiberws.Config{}, ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/messages", echo)}})
 	client := &http.Client{Timeout: fiberwstest.DefaultTimeout}
 	resp, err := client.Get(h.HTTPURL("/chat/messages"))
@@ -90,6 +93,7 @@ func TestPlainGETGets426(t *testing.T) {
 }
 
 func TestOtherPathsFallThrough(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	logger, _ := fiberwstest.NewLog(t)
 	if err := fiberws.New(fiberws.Config{Logger: logger}).Register(app, ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/messages", echo)}}); err != nil {
@@ -122,6 +126,7 @@ func (c lcGuardCtrl) Routes() []fiberws.Route {
 }
 
 func TestGuardRejectionIsHTTPStatus(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		err    error
@@ -159,6 +164,7 @@ func TestGuardRejectionIsHTTPStatus(t *testing.T) {
 
 // The body of a rejection never carries the error text of a plain error.
 func TestGuardRejectionHidesErrorText(t *testing.T) {
+	t.Parallel()
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	guard := hooks.GuardFunc(func(*fiber.Ctx) error { return errors.New("db password is hunter2") })
 	if err := fiberws.Register(app, lcGuardCtrl{guard: guard}); err != nil {

@@ -26,6 +26,7 @@ func protocolHeader(protocols ...string) http.Header {
 // subprotocols the client asks for, both sides see it, a route can speak
 // its own, and a client asking only for unknown ones gets none.
 func TestSubprotocols(t *testing.T) {
+	t.Parallel()
 	h := serveWith(t, fiberws.Config{Subprotocols: []string{"chat.v2", "chat.v1"}},
 		fiberws.WebSocket("/ws", subprotocolOf),
 		fiberws.WebSocket("/graphql", subprotocolOf, fiberws.WithSubprotocols("graphql-transport-ws")),
@@ -58,6 +59,7 @@ func TestSubprotocols(t *testing.T) {
 // TestCompressionPerRoute: a route's WithCompression overrides
 // Config.EnableCompression both ways, and compressed messages flow.
 func TestCompressionPerRoute(t *testing.T) {
+	t.Parallel()
 	h := serveWith(t, fiberws.Config{EnableCompression: false},
 		fiberws.WebSocket("/plain", mirror),
 		fiberws.WebSocket("/deflate", mirror, fiberws.WithCompression(true)),
@@ -112,6 +114,7 @@ func TestCompressionPerRoute(t *testing.T) {
 // TestOriginChoices: AllowOriginsFunc allows what Origins does not list,
 // and RequireOrigin refuses requests without Origin.
 func TestOriginChoices(t *testing.T) {
+	t.Parallel()
 	h := serveWith(t, fiberws.Config{
 		Origins:          []string{"https://app.example.com"},
 		AllowOriginsFunc: func(o string) bool { return strings.HasSuffix(o, ".preview.example.com") },
@@ -148,6 +151,7 @@ func TestOriginChoices(t *testing.T) {
 
 // permessage-deflate is off by default: the server does not accept it.
 func TestCompressionOffByDefault(t *testing.T) {
+	t.Parallel()
 	srv, _ := relServe(t, fiberws.Config{}, fiberws.WebSocket("/e", mirror))
 	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 5 * time.Second}
 	c, resp, err := d.Dial(srv.URL("/e"), nil)
@@ -204,6 +208,7 @@ func TestCompressionBoundedByReadLimit(t *testing.T) {
 
 // Corrupt deflate data is an invalid payload (1007), not a silent TCP drop.
 func TestCompressionCorruptData(t *testing.T) {
+	t.Parallel()
 	srv, _ := relServe(t, fiberws.Config{EnableCompression: true}, fiberws.WebSocket("/e", mirror))
 	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: 5 * time.Second}
 	c, _, err := d.Dial(srv.URL("/e"), nil)
@@ -226,6 +231,7 @@ func TestCompressionCorruptData(t *testing.T) {
 }
 
 func TestOriginCheckBeforeUpgrade(t *testing.T) {
+	t.Parallel()
 	sameOrigin := serveWith(t, fiberws.Config{}, fiberws.WebSocket("/o", mirror))
 	allowList := serveWith(t, fiberws.Config{Origins: []string{"https://app.example"}}, fiberws.WebSocket("/o", mirror))
 	cases := []struct {

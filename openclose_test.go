@@ -26,6 +26,7 @@ func (c openCloseCtrl) OnClose(s *fiberws.Session, info fiberws.CloseInfo) {
 // send) and OnClose (with the close code and who closed) for routes and
 // controllers, in scope order, once each.
 func TestOpenAndCloseHooks(t *testing.T) {
+	t.Parallel()
 	events := make(chan string, 20)
 	c := openCloseCtrl{events: events}
 	c.routes = []fiberws.Route{fiberws.WebSocket("/ws", echo,
@@ -56,6 +57,7 @@ func TestOpenAndCloseHooks(t *testing.T) {
 // TestOnOpenMustFitTheRoute: OnOpen's Conn type is checked against the
 // route's, and a receive-only route (no Conn) refuses it.
 func TestOnOpenMustFitTheRoute(t *testing.T) {
+	t.Parallel()
 	open := fiberws.OnOpen(func(context.Context, *fiberws.Conn[int]) error { return nil })
 	for _, r := range []fiberws.Route{
 		fiberws.WebSocket("/ws", echo, open),

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSendPrepared(t *testing.T) {
+	t.Parallel()
 	p, err := fiberws.Prepare(reply{Line: "broadcast"})
 	if err != nil {
 		t.Fatal(err)

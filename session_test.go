@@ -17,6 +17,7 @@ import (
 // The handler's context ends when the connection does, however it ends;
 // a handler waiting on it returns.
 func TestContextCancelledOnClose(t *testing.T) {
+	t.Parallel()
 	endings := map[string]func(t *testing.T, c *fiberwstest.Client, conn *fiberws.Conn[string]){
 		"client close": func(t *testing.T, c *fiberwstest.Client, _ *fiberws.Conn[string]) { c.Close(1000, "") },
 		"client drop":  func(t *testing.T, c *fiberwstest.Client, _ *fiberws.Conn[string]) { c.Drop() },
@@ -99,6 +100,7 @@ type requestView struct {
 }
 
 func TestRequestDataReadable(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	app.Use(func(c *fiber.Ctx) error { // app middleware, before Register
 		c.Locals("user", "alice")
@@ -144,6 +146,7 @@ func TestRequestDataReadable(t *testing.T) {
 
 // Locals from the app-scope middleware of fiberws.Config.
 func TestConfigMiddlewareLocals(t *testing.T) {
+	t.Parallel()
 	h := start(t, fiberws.Config{Middleware: []fiber.Handler{func(c *fiber.Ctx) error {
 		c.Locals("tenant", 42)
 		return c.Next()
@@ -161,6 +164,7 @@ func TestConfigMiddlewareLocals(t *testing.T) {
 
 // Every connection gets its own context and id.
 func TestConnectionsAreIndependent(t *testing.T) {
+	t.Parallel()
 	ids := make(chan uint64, 2)
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
 		ids <- c.ID()
@@ -187,6 +191,7 @@ type ctxKey struct{}
 // values a middleware put in the upgrade request's user context, and is
 // not cancelled when the request ends, only when the connection closes.
 func TestContextKeepsTheRequestsValues(t *testing.T) {
+	t.Parallel()
 	got := make(chan string, 2)
 	requestEnded := make(chan struct{})
 	h := serveRoutes(t, fiberws.WebSocket("/ws", func(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
@@ -221,6 +226,7 @@ type localKey struct{ name string }
 // from the upgrade request, and each connection can keep its own data in
 // them, safely from many goroutines.
 func TestLocalsOfAnyKeyAndPerConnection(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/ws", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
 		user, _ := c.Locals(localKey{"user"}).(string)
 		var wg sync.WaitGroup

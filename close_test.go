@@ -37,6 +37,7 @@ func closer(_ context.Context, c *fiberws.Conn[string], msg string) (string, err
 }
 
 func TestCloseFromHandler(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/c", closer))
 	c := h.Dial(t, "/c")
 	c.SendText("close 4000 bye now")
@@ -48,6 +49,7 @@ func TestCloseFromHandler(t *testing.T) {
 }
 
 func TestCloseFromAnotherGoroutine(t *testing.T) {
+	t.Parallel()
 	conns := make(chan *fiberws.Conn[string], 1)
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
 		conns <- c
@@ -68,12 +70,13 @@ func TestCloseFromAnotherGoroutine(t *testing.T) {
 	if err := recv(t, errc, "Close to return"); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if !closedWithin(conn.Context().Done(), fiberwstest.Timeout) {
+	if !closedWithin(conn.Context().Done(), fiberwstest.DefaultTimeout) {
 		t.Fatal("context not cancelled after Close")
 	}
 }
 
 func TestReturnedCloseError(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/c", closer))
 	c := h.Dial(t, "/c")
 	c.SendText("hello")
@@ -87,6 +90,7 @@ func TestReturnedCloseError(t *testing.T) {
 }
 
 func TestReturnedCloseErrorWrapped(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 		return "", fmt.Errorf("checking quota: %w", &fiberws.CloseError{Code: 4002, Reason: "wrapped"})
 	}))
@@ -100,6 +104,7 @@ func TestReturnedCloseErrorWrapped(t *testing.T) {
 // A returned *CloseError with a code no one may send cannot be honoured:
 // it becomes 1011.
 func TestReturnedCloseErrorInvalidCode(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/c", closer))
 	c := h.Dial(t, "/c")
 	c.SendText("return 1005 nope")
@@ -109,6 +114,7 @@ func TestReturnedCloseErrorInvalidCode(t *testing.T) {
 }
 
 func TestCloseReasonTruncatedAtCharacterBoundary(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct{ reason, want string }{
 		// 122 ASCII bytes then a 2-byte character: byte 123 is its first half.
 		"two-byte":   {strings.Repeat("a", 122) + "é" + "tail", strings.Repeat("a", 122)},
@@ -140,6 +146,7 @@ func TestCloseReasonTruncatedAtCharacterBoundary(t *testing.T) {
 
 // Same through a returned *CloseError.
 func TestReturnedCloseErrorReasonTruncated(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("ü", 100) // 200 bytes
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 		return "", &fiberws.CloseError{Code: 4004, Reason: long}
@@ -153,6 +160,7 @@ func TestReturnedCloseErrorReasonTruncated(t *testing.T) {
 }
 
 func TestInvalidCloseCodesChangeNothing(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/c", closer))
 	c := h.Dial(t, "/c")
 	for _, code := range []int{999, 0, -1, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000} {
@@ -175,6 +183,7 @@ func TestInvalidCloseCodesChangeNothing(t *testing.T) {
 }
 
 func TestInvalidCloseCodeIsErrInvalidCloseCode(t *testing.T) {
+	t.Parallel()
 	errs := make(chan error, 1)
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
 		err := c.Close(1005, "reserved")
@@ -192,6 +201,7 @@ func TestInvalidCloseCodeIsErrInvalidCloseCode(t *testing.T) {
 }
 
 func TestValidCloseCode(t *testing.T) {
+	t.Parallel()
 	valid := []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999}
 	invalid := []int{-1, 0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535}
 	for _, c := range valid {
@@ -207,6 +217,7 @@ func TestValidCloseCode(t *testing.T) {
 }
 
 func TestFirstCloseWins(t *testing.T) {
+	t.Parallel()
 	second := make(chan error, 1)
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], _ string) (string, error) {
 		if err := c.Close(4010, "first"); err != nil {
@@ -228,6 +239,7 @@ func TestFirstCloseWins(t *testing.T) {
 // Many goroutines race to close: exactly one wins, and its code is the one
 // the client receives.
 func TestFirstCloseWinsConcurrently(t *testing.T) {
+	t.Parallel()
 	type result struct {
 		code int
 		err  error
@@ -271,6 +283,7 @@ func TestFirstCloseWinsConcurrently(t *testing.T) {
 }
 
 func TestClientCloseIsAnswered(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/c", echo))
 	c := h.Dial(t, "/c")
 	c.SendText("x")
@@ -339,6 +352,7 @@ func expectEOF(t *testing.T, c *fiberwstest.Client, d time.Duration) {
 // A reason that is not valid UTF-8 would make the client fail the close
 // frame; the invalid bytes are dropped.
 func TestCloseReasonInvalidUTF8Cleaned(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], _ string) (string, error) {
 		return "", c.Close(4005, "a\xffb\xc3")
 	}))
@@ -366,13 +380,13 @@ func TestAppShutdownClosesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := fiberwstest.Serve(t, app)
-	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout}
+	d := websocket.Dialer{HandshakeTimeout: srv.Timeout}
 	conn, _, err := d.Dial(srv.URL("/c"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	_ = conn.SetReadDeadline(time.Now().Add(srv.Timeout))
 	if err := conn.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +402,7 @@ func TestAppShutdownClosesConnections(t *testing.T) {
 			}
 		}
 	}()
-	if err := srv.Shutdown(fiberwstest.Timeout); err != nil {
+	if err := srv.Shutdown(srv.Timeout); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -23,6 +23,7 @@ type reply struct {
 }
 
 func TestJSONInAndOut(t *testing.T) {
+	t.Parallel()
 	n := 0 // one connection: the handler runs on one goroutine at a time
 	h := serveRoutes(t, fiberws.WebSocket("/typed", func(_ context.Context, _ *fiberws.Conn[reply], m chatMsg) (reply, error) {
 		n++
@@ -50,6 +51,7 @@ func TestJSONInAndOut(t *testing.T) {
 }
 
 func TestNilPointerResultSendsNothing(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/maybe", func(_ context.Context, _ *fiberws.Conn[*reply], msg string) (*reply, error) {
 		if msg == "skip" {
 			return nil, nil
@@ -68,6 +70,7 @@ func TestNilPointerResultSendsNothing(t *testing.T) {
 }
 
 func TestBytesAreBinaryFrames(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t,
 		fiberws.WebSocket("/bin", func(_ context.Context, _ *fiberws.Conn[[]byte], b []byte) ([]byte, error) {
 			return append([]byte("got:"), b...), nil
@@ -100,6 +103,7 @@ func TestBytesAreBinaryFrames(t *testing.T) {
 }
 
 func TestStringResultIsTextFrame(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/e", echo))
 	c := h.Dial(t, "/e")
 	c.SendBinary([]byte("raw")) // a string body takes binary payloads as they are
@@ -113,6 +117,7 @@ func TestStringResultIsTextFrame(t *testing.T) {
 }
 
 func TestInvalidUTF8TextCloses1007(t *testing.T) {
+	t.Parallel()
 	called := make(chan string, 4)
 	h := serveRoutes(t, fiberws.WebSocket("/e", func(ctx context.Context, c *fiberws.Conn[string], msg string) (string, error) {
 		called <- msg
@@ -141,6 +146,7 @@ func TestInvalidUTF8TextCloses1007(t *testing.T) {
 }
 
 func TestInvalidUTF8BinaryIsFine(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/bin", func(_ context.Context, _ *fiberws.Conn[[]byte], b []byte) ([]byte, error) {
 		return b, nil
 	}))
@@ -152,6 +158,7 @@ func TestInvalidUTF8BinaryIsFine(t *testing.T) {
 }
 
 func TestUndecodableJSONCloses1007(t *testing.T) {
+	t.Parallel()
 	for name, payload := range map[string]string{
 		"syntax":     `{"user": "ann", `,
 		"wrong type": `{"user": 5}`,
@@ -173,6 +180,7 @@ func TestUndecodableJSONCloses1007(t *testing.T) {
 
 // A catcher can handle a decode error instead of the default 1007.
 func TestDecodeErrorCaughtByCatcher(t *testing.T) {
+	t.Parallel()
 	catcher := hooks.CatcherFunc(func(_ context.Context, _ hooks.Peer, err error) (hooks.Outcome, bool) {
 		if _, ok := err.(*fiberws.DecodeError); ok {
 			return hooks.Reply("bad payload"), true
@@ -196,6 +204,7 @@ func TestDecodeErrorCaughtByCatcher(t *testing.T) {
 }
 
 func TestResultThatDoesNotEncodeCloses1011(t *testing.T) {
+	t.Parallel()
 	type bad struct{ C chan int }
 	h := serveRoutes(t, fiberws.WebSocket("/bad", func(context.Context, *fiberws.Conn[bad], string) (bad, error) {
 		return bad{C: make(chan int)}, nil
@@ -212,6 +221,7 @@ func TestResultThatDoesNotEncodeCloses1011(t *testing.T) {
 }
 
 func TestReadLimitCloses1009(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/small", echo, fiberws.WithReadLimit(16)))
 	c := h.Dial(t, "/small")
 	c.SendText("short")
@@ -227,6 +237,7 @@ func TestReadLimitCloses1009(t *testing.T) {
 // Bodies are the handler's to keep: the read buffers are pooled and reused,
 // so a body that aliased them would change under a handler that kept it.
 func TestBodiesMayBeRetained(t *testing.T) {
+	t.Parallel()
 	kept := make(chan [2]any, 100)
 	h := serveRoutes(t,
 		fiberws.ReceiveOnly("/bytes", func(_ context.Context, _ *fiberws.Session, b []byte) error {

@@ -248,7 +248,7 @@ func TestContribConnIsTheHandlers(t *testing.T) {
 		}),
 	}}}
 	h := start(t, fiberws.Config{EnableCompression: true}, c)
-	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: fiberwstest.Timeout}
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: h.Timeout}
 	conn, resp, err := d.Dial(h.URL("/c"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +275,7 @@ func TestContribConnIsTheHandlers(t *testing.T) {
 	if err := recv(t, ended, "the handler's context"); err == nil {
 		t.Fatal("the context ended without an error")
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	_ = conn.SetReadDeadline(time.Now().Add(h.Timeout))
 	_, _, err = conn.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != 4000 {

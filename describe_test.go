@@ -19,6 +19,7 @@ func (documented) Doc() fiberws.Doc {
 // Routes lists what was mounted, with full patterns and the settings in
 // force after the Config's defaults and the route's options.
 func TestRoutes(t *testing.T) {
+	t.Parallel()
 	srv := fiberws.New(fiberws.Config{ReadLimit: 4096, MaxConnectionsPerIP: 3, Subprotocols: []string{"v1"}, IdleTimeout: time.Minute})
 	if n := len(srv.Routes()); n != 0 {
 		t.Fatalf("%d routes before any Register", n)

@@ -16,6 +16,7 @@ import (
 const secret = "db password is hunter2"
 
 func TestPanicCloses1011WithoutLeaking(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/p", func(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
 		if msg == "panic" {
 			panic(secret)
@@ -53,6 +54,7 @@ func TestPanicCloses1011WithoutLeaking(t *testing.T) {
 }
 
 func TestHandlerErrorCloses1011(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/e", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 		return "partial", errors.New(secret)
 	}))
@@ -72,6 +74,7 @@ func TestHandlerErrorCloses1011(t *testing.T) {
 
 // Panics close with 1011 in every handler shape and phase.
 func TestPanicsEverywhereClose1011(t *testing.T) {
+	t.Parallel()
 	routes := []fiberws.Route{
 		fiberws.WebSocket("/on-connect", func(_ context.Context, _ *fiberws.Conn[string], msg *string) (string, error) {
 			panic(secret)
@@ -113,6 +116,7 @@ func TestPanicsEverywhereClose1011(t *testing.T) {
 
 // A catcher that panics is logged and the connection closes with 1011.
 func TestPanickingCatcher(t *testing.T) {
+	t.Parallel()
 	catcher := hooks.CatcherFunc(func(context.Context, hooks.Peer, error) (hooks.Outcome, bool) { panic(secret) })
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(context.Context, *fiberws.Conn[string], string) (string, error) {
 		return "", errors.New("handler failed")
@@ -129,6 +133,7 @@ func TestPanickingCatcher(t *testing.T) {
 
 // A catcher can turn a handler error into a reply and keep the connection.
 func TestCatcherReplies(t *testing.T) {
+	t.Parallel()
 	errNotFound := errors.New("not found")
 	catcher := hooks.CatcherFunc(func(_ context.Context, _ hooks.Peer, err error) (hooks.Outcome, bool) {
 		if errors.Is(err, errNotFound) {
@@ -161,6 +166,7 @@ func TestCatcherReplies(t *testing.T) {
 }
 
 func TestErrorTypes(t *testing.T) {
+	t.Parallel()
 	inner := errors.New("bad json")
 	de := &fiberws.DecodeError{Err: inner}
 	if !errors.Is(de, inner) || !strings.Contains(de.Error(), "invalid message payload") {
@@ -179,6 +185,7 @@ func TestErrorTypes(t *testing.T) {
 // A receive-only route never sends anything, not even a catcher's reply:
 // the reply is dropped and logged.
 func TestReceiveOnlyCatcherReplyIsNotSent(t *testing.T) {
+	t.Parallel()
 	reply := hooks.CatcherFunc(func(context.Context, hooks.Peer, error) (hooks.Outcome, bool) {
 		return hooks.Reply("must not be sent"), true
 	})
@@ -195,6 +202,7 @@ func TestReceiveOnlyCatcherReplyIsNotSent(t *testing.T) {
 // the connection is closing changes nothing, but is not lost either: it
 // is logged at debug level.
 func TestErrorAfterCloseIsLoggedAtDebug(t *testing.T) {
+	t.Parallel()
 	failed := make(chan struct{})
 	h := serveRoutes(t, fiberws.WebSocket("/late", func(ctx context.Context, c *fiberws.Conn[string], _ *string) (string, error) {
 		go func() {

@@ -69,6 +69,7 @@ func eventRoutes(opts ...fiberws.Option) fiberws.Route {
 // types; the result comes back as the same event with the request's id,
 // and nothing comes back for a request without an id.
 func TestEventDispatchAndAcks(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, eventRoutes())
 	c := h.Dial(t, "/events")
 	c.SendText(`{"event":"add","data":{"a":2,"b":40},"id":1}`)
@@ -90,6 +91,7 @@ func TestEventDispatchAndAcks(t *testing.T) {
 // decode or validate, and handler errors answer with an error event and
 // the connection stays open; a frame that is not an envelope closes 1007.
 func TestEventErrorsStayOnTheSocket(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, eventRoutes())
 	c := h.Dial(t, "/events")
 	for _, tc := range []struct {
@@ -142,6 +144,7 @@ func TestEventErrorsStayOnTheSocket(t *testing.T) {
 // catchers get an *EventError and may answer their own way, and the
 // summary counts messages per event.
 func TestEventsInTheLifecycle(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
 	obs := newRelSummaries()
@@ -304,6 +307,7 @@ func (pipeFormat) Append(dst []byte, f fiberws.EventFrame) []byte {
 
 // TestEventFormatIsPluggable: the same handlers behind another framing.
 func TestEventFormatIsPluggable(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, eventRoutes(fiberws.WithEventFormat(pipeFormat{})))
 	c := h.Dial(t, "/events")
 	c.SendText(`add|1|{"a":2,"b":40}`)
@@ -322,6 +326,7 @@ func TestEventFormatIsPluggable(t *testing.T) {
 
 // TestEventRegistrationErrors: what cannot work is refused at Register.
 func TestEventRegistrationErrors(t *testing.T) {
+	t.Parallel()
 	h := func(context.Context, *fiberws.EventConn, string) (string, error) { return "", nil }
 	for name, r := range map[string]fiberws.Route{
 		"On on a plain route": fiberws.WebSocket("/ws", echo, fiberws.On("x", h)),
@@ -346,6 +351,7 @@ func TestEventRegistrationErrors(t *testing.T) {
 // fails closes with 1007 naming the fields, and catchers get the
 // *ValidationError; without one, it is not checked.
 func TestValidatorOnOrdinaryRoutes(t *testing.T) {
+	t.Parallel()
 	route := fiberws.WebSocket("/ws", func(_ context.Context, _ *fiberws.Conn[string], in roomIn) (string, error) {
 		return "joined " + in.Room, nil
 	})
@@ -385,6 +391,7 @@ func TestValidatorOnOrdinaryRoutes(t *testing.T) {
 // TestEventFramesAreValidText: an emitted event whose name is not valid
 // UTF-8 still makes a valid text frame.
 func TestEventFramesAreValidText(t *testing.T) {
+	t.Parallel()
 	h := serveRoutes(t, fiberws.Events("/e", fiberws.OnOpen(func(_ context.Context, c *fiberws.EventConn) error {
 		return c.Send(fiberws.Event{Name: "bad\xffname\"\n", Data: map[string]int{"n": 1}})
 	})))

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 )
 
 const pingEvery = 50 * time.Millisecond
@@ -43,7 +45,7 @@ func TestPingsAtTheInterval(t *testing.T) {
 		mu.Lock()
 		at = append(at, time.Now())
 		mu.Unlock()
-		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(fiberwstest.Timeout))
+		return conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.Timeout()))
 	})
 	const window = 600 * time.Millisecond
 	start := time.Now()
@@ -107,7 +109,7 @@ func TestSilentClientDropped(t *testing.T) {
 	if pings == 0 {
 		t.Error("closed for not answering pings, but no ping arrived")
 	}
-	if !closedWithin(cleaned, fiberwstest.Timeout) {
+	if !closedWithin(cleaned, fiberwstest.DefaultTimeout) {
 		t.Fatal("cleanups did not run after the ping timeout")
 	}
 	h.waitIdle(t)
@@ -138,7 +140,7 @@ func TestClientPingAnswered(t *testing.T) {
 	c := h.Dial(t, "/e")
 	pong := make(chan string, 1)
 	c.Conn().SetPongHandler(func(data string) error { pong <- data; return nil })
-	if err := c.Conn().WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(fiberwstest.Timeout)); err != nil {
+	if err := c.Conn().WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(c.Timeout())); err != nil {
 		t.Fatal(err)
 	}
 	c.SendText("x") // the pong is seen while reading the echo
@@ -171,7 +173,7 @@ func TestKeepaliveNoGoroutinePerConnection(t *testing.T) {
 		// short-lived goroutine of a ping being written.
 		low := -1
 		for range 5 {
-			time.Sleep(pingEvery / 3)
+			time.Sleep(pingEvery / 3) // samples spread over ping rounds
 			if g := runtime.NumGoroutine(); low < 0 || g < low {
 				low = g
 			}
@@ -218,7 +220,7 @@ func TestPingTimeoutNotCausedByOurBackPressure(t *testing.T) {
 				c.SendText(strconv.Itoa(i))
 			}
 			conn := c.Conn()
-			_ = conn.SetReadDeadline(time.Now().Add(time.Duration(tc.n)*tc.handler + fiberwstest.Timeout))
+			_ = conn.SetReadDeadline(time.Now().Add(time.Duration(tc.n)*tc.handler + c.Timeout()))
 			for i := range tc.n {
 				_, data, err := conn.ReadMessage()
 				if err != nil {
@@ -262,10 +264,17 @@ func TestPingsCostNoGoroutineEach(t *testing.T) {
 		}
 		return sum
 	}
-	time.Sleep(2 * pingEvery) // every connection in its ping rhythm
+	fiberwstest.Eventually(t, func() bool { // every connection in its ping rhythm
+		for _, c := range clients {
+			if c.Pings() == 0 {
+				return false
+			}
+		}
+		return true
+	}, "not every connection pinged yet (%d pings)", fiberwstest.Later(func() any { return pings() }))
 	metrics.Read(created)
 	goroutinesBefore, pingsBefore := created[0].Value.Uint64(), pings()
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the window the pings and goroutines are counted over
 	metrics.Read(created)
 	started, sent := int(created[0].Value.Uint64()-goroutinesBefore), pings()-pingsBefore
 	for _, c := range clients {
@@ -279,4 +288,33 @@ func TestPingsCostNoGoroutineEach(t *testing.T) {
 	if started > sent/3 {
 		t.Fatalf("%d goroutines started for %d pings", started, sent)
 	}
+}
+
+// TestPingFloodWithoutReadingIsDropped: a client that floods pings and
+// never reads fills its buffers with our pongs; the pong that cannot be
+// written within the write timeout drops the connection, instead of the
+// server reading its pings for ever with a dead write side.
+func TestPingFloodWithoutReadingIsDropped(t *testing.T) {
+	const writeTimeout = time.Second
+	obs := newRelSummaries()
+	h := serveWith(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/echo", echo))
+	c := h.Dial(t, "/echo")
+	conn := c.Conn()
+	payload := []byte(strings.Repeat("p", 125))
+	start := time.Now()
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		for time.Since(start) < 20*time.Second {
+			if conn.WriteControl(websocket.PingMessage, payload, time.Now().Add(c.Timeout())) != nil {
+				return // the server dropped us
+			}
+		}
+	}()
+	s := obs.next(t)
+	t.Logf("dropped after %v: %d %q by %s", time.Since(start).Round(time.Millisecond), s.CloseCode, s.CloseReason, s.ClosedBy)
+	if s.ClosedBy != hooks.ByTimeout {
+		t.Errorf("closed by %s, want timeout (the pong write)", s.ClosedBy)
+	}
+	<-flooded
 }

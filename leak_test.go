@@ -15,7 +15,7 @@ import (
 // 1,000 connections, ended every way a connection ends, leave no goroutine
 // behind once the app (and with it the fiberws Server) has shut down.
 func TestThousandConnectCyclesLeaveNoGoroutine(t *testing.T) {
-	ignore := append(leakOptions(), goleak.IgnoreCurrent())
+	ignore := fiberwstest.LeakOptions(goleak.IgnoreCurrent())
 
 	app := newApp()
 	logger, _ := fiberwstest.NewLog(t)
@@ -39,12 +39,12 @@ func TestThousandConnectCyclesLeaveNoGoroutine(t *testing.T) {
 	}
 	srv := fiberwstest.Serve(t, app)
 	base := "ws://" + srv.Addr
-	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout}
+	d := websocket.Dialer{HandshakeTimeout: srv.Timeout}
 
 	const cycles = 1000
 	for i := range cycles {
 		if err := cycle(d, base, i); err != nil {
-			_ = srv.Shutdown(fiberwstest.Timeout)
+			_ = srv.Shutdown(srv.Timeout)
 			t.Fatalf("cycle %d: %v", i, err)
 		}
 	}
@@ -57,7 +57,7 @@ func TestThousandConnectCyclesLeaveNoGoroutine(t *testing.T) {
 		defer conn.Close()
 	}
 
-	if err := srv.Shutdown(fiberwstest.Timeout); err != nil {
+	if err := srv.Shutdown(srv.Timeout); err != nil {
 		t.Fatal(err)
 	}
 	if n := wsrv.Connections(); n != 0 {
@@ -80,8 +80,8 @@ func cycle(d websocket.Dialer, base string, i int) error {
 		return err
 	}
 	defer conn.Close()
-	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
-	_ = conn.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+	_ = conn.SetReadDeadline(time.Now().Add(fiberwstest.DefaultTimeout))
+	_ = conn.SetWriteDeadline(time.Now().Add(fiberwstest.DefaultTimeout))
 	roundTrip := func() error {
 		msg := fmt.Sprint("m", i)
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
@@ -113,7 +113,7 @@ func cycle(d websocket.Dialer, base string, i int) error {
 		if err := roundTrip(); err != nil {
 			return err
 		}
-		if err := conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(fiberwstest.Timeout)); err != nil {
+		if err := conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(fiberwstest.DefaultTimeout)); err != nil {
 			return err
 		}
 		return expectClose(1000)

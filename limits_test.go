@@ -3,8 +3,10 @@ package fiberws_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -319,7 +321,7 @@ func TestIdleTimeout(t *testing.T) {
 	ponger := srv.Dial(t, "/idle")
 	quiet := srv.Dial(t, "/never") // turned off per route: silent all along
 	for range 8 {
-		time.Sleep(idle / 4)
+		time.Sleep(idle / 4) // the pace under test: well inside the idle timeout
 		talker.SendText("hi")
 		if talker.ReadText() != "hi" {
 			t.Fatal("no echo")
@@ -363,7 +365,7 @@ func TestIdleTimeoutWithPing(t *testing.T) {
 func TestHandshakeTimeoutDoesNotLeak(t *testing.T) {
 	srv, _ := relServe(t, fiberws.Config{HandshakeTimeout: 100 * time.Millisecond}, fiberws.WebSocket("/e", mirror))
 	c := srv.Dial(t, "/e")
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // well past the handshake timeout: what is tested
 	c.SendText("late")
 	if c.ReadText() != "late" {
 		t.Fatal("no echo")
@@ -380,7 +382,7 @@ func TestHandshakeTimeoutDoesNotLeak(t *testing.T) {
 		if resp.StatusCode != http.StatusUpgradeRequired {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // the keep-alive connection outlives the handshake timeout
 	}
 	client.CloseIdleConnections()
 }
@@ -441,5 +443,66 @@ func TestReadLimitBackstop(t *testing.T) {
 	}
 	if time.Since(began) > 1500*time.Millisecond || sent > 64<<20 {
 		t.Fatalf("the server took %d bytes of an oversized frame over %v", sent, time.Since(began))
+	}
+}
+
+// dialFrom upgrades to url from the local address ip (any 127.x.y.z is
+// loopback on Linux), returning the HTTP status of a refused upgrade.
+func dialFrom(t *testing.T, ip, url string) (*websocket.Conn, int) {
+	t.Helper()
+	d := websocket.Dialer{
+		HandshakeTimeout: fiberwstest.DefaultTimeout,
+		NetDial: func(network, addr string) (net.Conn, error) {
+			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: fiberwstest.DefaultTimeout}
+			return nd.Dial(network, addr)
+		},
+	}
+	c, resp, err := d.Dial(url, nil)
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("dial from %s: %v", ip, err)
+		}
+		return nil, resp.StatusCode
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, http.StatusSwitchingProtocols
+}
+
+// TestMaxConnectionsPerIP: one address holding its share of connections
+// gets 429 for more (with Retry-After), while another address still
+// connects; a route's own cap applies within the Server's.
+func TestMaxConnectionsPerIP(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("dials from 127.0.0.2 and 127.0.0.3: loopback addresses only Linux routes by default")
+	}
+	h := serveWith(t, fiberws.Config{MaxConnectionsPerIP: 3},
+		fiberws.WebSocket("/any", echo),
+		fiberws.WebSocket("/one", echo, fiberws.WithMaxConnectionsPerIP(1)),
+	)
+	for i := range 3 {
+		if _, status := dialFrom(t, "127.0.0.1", h.URL("/any")); status != http.StatusSwitchingProtocols {
+			t.Fatalf("connection %d from 127.0.0.1: HTTP %d", i, status)
+		}
+	}
+	// Counted once upgraded (a handshake racing these would be upgraded,
+	// then closed 1013, as for the other caps).
+	relWaitConns(t, h.ws, 3)
+	if _, status := dialFrom(t, "127.0.0.1", h.URL("/any")); status != http.StatusTooManyRequests {
+		t.Fatalf("4th connection from 127.0.0.1: HTTP %d, want 429", status)
+	}
+	if _, status := dialFrom(t, "127.0.0.2", h.URL("/one")); status != http.StatusSwitchingProtocols {
+		t.Fatalf("another address: HTTP %d, want an upgrade", status)
+	}
+	relWaitConns(t, h.ws, 4)
+	if _, status := dialFrom(t, "127.0.0.2", h.URL("/one")); status != http.StatusTooManyRequests {
+		t.Fatalf("2nd connection to /one from 127.0.0.2: HTTP %d, want 429", status)
+	}
+	// Slots come back when connections end.
+	c, _ := dialFrom(t, "127.0.0.3", h.URL("/one"))
+	relWaitConns(t, h.ws, 5) // counted: the client sees the 101 before the server counts it
+	_ = c.Close()
+	relWaitConns(t, h.ws, 4)
+	if _, status := dialFrom(t, "127.0.0.3", h.URL("/one")); status != http.StatusSwitchingProtocols {
+		t.Fatalf("after its connection closed, 127.0.0.3: HTTP %d", status)
 	}
 }

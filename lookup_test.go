@@ -23,6 +23,7 @@ type notice struct {
 // ConnOf, and stops finding it once it has closed; a lookup with the
 // wrong message type finds no sender.
 func TestSessionLookupFromHTTP(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	ws := fiberws.New()
 	ids := make(chan uint64, 1)
@@ -54,7 +55,7 @@ func TestSessionLookupFromHTTP(t *testing.T) {
 	cl := srv.Dial(t, "/ws")
 	id := recv(t, ids, "the connection's ID")
 	post := func() int {
-		resp, err := (&http.Client{Timeout: fiberwstest.Timeout}).Post(srv.HTTPURL("/notify/"+strconv.FormatUint(id, 10)), "text/plain", nil)
+		resp, err := (&http.Client{Timeout: srv.Timeout}).Post(srv.HTTPURL("/notify/"+strconv.FormatUint(id, 10)), "text/plain", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,6 +88,7 @@ func TestSessionLookupFromHTTP(t *testing.T) {
 // named route (mounted on a group and with Use), not those of other
 // routes nor receive-only ones, and refuses an unknown route.
 func TestServerBroadcastToARoute(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	ws := fiberws.New()
 	feed := ctrl{prefix: "/feed", routes: []fiberws.Route{
@@ -112,7 +114,7 @@ func TestServerBroadcastToARoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout)
 	defer cancel()
 	n, err := ws.Broadcast(ctx, "/api/feed/ws", p)
 	if err != nil || n != len(on) {

@@ -13,23 +13,11 @@ import (
 
 // TestMain fails the root package if any test leaves a goroutine behind:
 // every connection, keep-alive scheduler and server must be gone once the
-// tests (and their t.Cleanup shutdowns) are done.
+// tests (and their t.Cleanup shutdowns) are done. fiberwstest.LeakOptions
+// lists the goroutines of the libraries underneath that outlive a test on
+// purpose.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leakOptions()...)
-}
-
-// leakOptions lists the goroutines that outlive a test on purpose. They
-// belong to the libraries underneath, not to fiberws.
-func leakOptions() []goleak.Option {
-	return []goleak.Option{
-		// fasthttp refreshes its cached Date header from one process-wide
-		// goroutine, started with the first server and never stopped.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		// Each fasthttp server's worker-pool cleaner sleeps up to 10s
-		// (MaxIdleWorkerDuration, which Fiber does not expose) before it
-		// notices the server stopped: one per server, not per connection.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	}
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 // ctrl is a controller built from a prefix and a list of routes, so each
@@ -110,8 +98,8 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(fiberwstest.Timeout):
-		t.Fatalf("timed out after %v waiting for %s", fiberwstest.Timeout, what)
+	case <-time.After(fiberwstest.DefaultTimeout):
+		t.Fatalf("timed out after %v waiting for %s", fiberwstest.DefaultTimeout, what)
 	}
 	var zero T
 	return zero

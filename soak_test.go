@@ -37,11 +37,15 @@ import (
 // that goroutines and heap return to their baseline and that no panic was
 // logged.
 //
-// The short form runs in every `go test` (a few hundred clients, a few
-// seconds). The long form:
+// A plain `go test ./...` (what CI runs, with -race) runs the short form: a
+// few hundred clients for a few seconds. `go test -short ./...` skips it,
+// for a quick run while editing. The long form, which runs with or
+// without -short:
 //
 //	FIBERWS_SOAK=1 FIBERWS_SOAK_CLIENTS=5000 FIBERWS_SOAK_DURATION=10m \
 //	    go test -run TestSoak -count=1 -v -timeout 30m .
+//
+// Not parallel: it counts the process's goroutines, heap and descriptors.
 func TestSoak(t *testing.T) {
 	clients, duration := 300, 5*time.Second
 	if os.Getenv("FIBERWS_SOAK") == "1" {
@@ -53,7 +57,7 @@ func TestSoak(t *testing.T) {
 			duration = v
 		}
 	} else if testing.Short() {
-		clients, duration = 100, 3*time.Second
+		t.Skip("the soak runs without -short (as in CI), or with FIBERWS_SOAK=1")
 	}
 	checkFileLimit(t, clients)
 	runSoak(t, clients, duration)
@@ -303,10 +307,8 @@ func runSoak(t *testing.T, clients int, duration time.Duration) {
 	stopped := time.Since(start)
 	// Goroutines: back to the baseline, apart from fasthttp's date updater
 	// and worker-pool cleaners, which sleep up to 10s before they notice
-	// their server stopped.
-	leakErr := goleak.Find(baseline,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
+	// their server stopped (fiberwstest.LeakOptions).
+	leakErr := goleak.Find(fiberwstest.LeakOptions(baseline)...)
 	g1 := runtime.NumGoroutine()
 	settled := time.Since(start)
 	runtime.GC()

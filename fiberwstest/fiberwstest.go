@@ -31,13 +31,30 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// Timeout bounds every wait of this package: dialing, reading, closing.
-var Timeout = 5 * time.Second
+// DefaultTimeout is the Timeout a Server starts with, and the bound of the
+// package-level waits (Eventually). Use it for waits of your own that are
+// not tied to one Server; use Server.Timeout for those that are.
+const DefaultTimeout = 5 * time.Second
+
+// Timeout is DefaultTimeout under its old name.
+//
+// Deprecated: it is no longer a setting; use DefaultTimeout, or set
+// Server.Timeout for one server.
+const Timeout = DefaultTimeout
 
 // Server is a Fiber app listening on a loopback port.
 type Server struct {
 	// Addr is host:port of the listener.
 	Addr string
+	// Timeout bounds every wait on this server: dialing it, each read and
+	// write of the clients dialed from it (a client takes the value when it
+	// is dialed), waiting for the server to stop when the test ends, and
+	// Server.Eventually. Serve sets it to DefaultTimeout; a test that
+	// expects slow answers (a deliberately slow handler) raises it before
+	// dialing, one that wants a quick failure lowers it. It is a plain
+	// field: set it before the server is used from other goroutines.
+	Timeout time.Duration
+
 	app  *fiber.App
 	done chan struct{} // closed when app.Listener returns
 
@@ -46,11 +63,12 @@ type Server struct {
 }
 
 // Serve starts app on 127.0.0.1 on a free port and shuts it down (bounded
-// by Timeout) when the test ends. It never prints Fiber's startup banner:
-// an app made with DisableStartupMessage is served with app.Listener, its
-// OnListen hooks run; any other is served by its fasthttp server directly
-// (app.Handler, then app.Server().Serve), as Fiber would print the banner
-// from Listener, and OnListen hooks do not run.
+// by the server's Timeout, as it is then) when the test ends. It never
+// prints Fiber's startup banner: an app made with DisableStartupMessage is
+// served with app.Listener, its OnListen hooks run; any other is served by
+// its fasthttp server directly (app.Handler, then app.Server().Serve), as
+// Fiber would print the banner from Listener, and OnListen hooks do not
+// run.
 func Serve(t testing.TB, app *fiber.App) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,7 +82,7 @@ func Serve(t testing.TB, app *fiber.App) *Server {
 // that need to shape the listening socket. It prints no banner either.
 func ServeListener(t testing.TB, app *fiber.App, ln net.Listener) *Server {
 	t.Helper()
-	s := &Server{Addr: ln.Addr().String(), app: app, done: make(chan struct{})}
+	s := &Server{Addr: ln.Addr().String(), Timeout: DefaultTimeout, app: app, done: make(chan struct{})}
 	serve := app.Listener
 	if !app.Config().DisableStartupMessage {
 		app.Handler() // builds the routes, as Listener would
@@ -75,7 +93,7 @@ func ServeListener(t testing.TB, app *fiber.App, ln net.Listener) *Server {
 		_ = serve(ln)
 	}()
 	t.Cleanup(func() {
-		if err := s.Shutdown(Timeout); err != nil {
+		if err := s.Shutdown(s.timeout()); err != nil {
 			t.Errorf("fiberwstest: %v", err)
 		}
 	})
@@ -109,7 +127,8 @@ func (s *Server) URL(path string) string { return "ws://" + s.Addr + path }
 func (s *Server) HTTPURL(path string) string { return "http://" + s.Addr + path }
 
 // Dial connects to path and fails the test if the upgrade fails. The
-// connection is closed when the test ends.
+// connection is closed when the test ends. The handshake and every wait of
+// the returned client are bounded by the server's Timeout.
 func (s *Server) Dial(t testing.TB, path string, header ...http.Header) *Client {
 	t.Helper()
 	c, resp, err := s.TryDial(path, header...)
@@ -128,9 +147,11 @@ func (s *Server) Dial(t testing.TB, path string, header ...http.Header) *Client 
 // TryDial connects to path and returns the handshake response, for tests
 // that expect the upgrade to fail (resp.StatusCode is then the HTTP status).
 // The caller closes a returned Client. Its helpers that fail a test need
-// one, so on such a client use Conn and Read only.
+// one, so on such a client use Conn and Read only. Its waits are bounded by
+// the server's Timeout, as Dial's are.
 func (s *Server) TryDial(path string, header ...http.Header) (*Client, *http.Response, error) {
-	d := websocket.Dialer{HandshakeTimeout: Timeout}
+	timeout := s.timeout()
+	d := websocket.Dialer{HandshakeTimeout: timeout}
 	var h http.Header
 	if len(header) > 0 {
 		h = header[0]
@@ -142,10 +163,10 @@ func (s *Server) TryDial(path string, header ...http.Header) (*Client, *http.Res
 	if err != nil {
 		return nil, resp, err
 	}
-	c := &Client{conn: conn}
+	c := &Client{conn: conn, timeout: timeout}
 	conn.SetPingHandler(func(data string) error {
 		c.pings.Add(1)
-		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(Timeout))
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(timeout))
 		if errors.Is(err, websocket.ErrCloseSent) {
 			return nil // closing: the pong no longer matters (gorilla's default does the same)
 		}
@@ -154,13 +175,35 @@ func (s *Server) TryDial(path string, header ...http.Header) (*Client, *http.Res
 	return c, resp, nil
 }
 
-// Client is a real WebSocket client connection. Its helpers fail the test
-// on error; the Read… and Expect… ones wait at most Timeout.
-type Client struct {
-	t     testing.TB
-	conn  *websocket.Conn
-	pings atomic.Int64
+// timeout is s.Timeout, or DefaultTimeout if it is not positive.
+func (s *Server) timeout() time.Duration {
+	if s.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return s.Timeout
 }
+
+// Eventually is the package-level Eventually bounded by the server's
+// Timeout instead of DefaultTimeout: use it for conditions about this
+// server when the test changed its Timeout.
+func (s *Server) Eventually(t testing.TB, cond func() bool, format string, args ...any) {
+	t.Helper()
+	eventually(t, s.timeout(), cond, format, args...)
+}
+
+// Client is a real WebSocket client connection. Its helpers fail the test
+// on error; the Read… and Expect… ones wait at most its Timeout.
+type Client struct {
+	t       testing.TB
+	conn    *websocket.Conn
+	pings   atomic.Int64
+	timeout time.Duration
+}
+
+// Timeout is the bound of this client's waits: the Timeout of the server
+// it was dialed from, when it was dialed. Use it for deadlines you set on
+// Conn yourself, so they match the helpers'.
+func (c *Client) Timeout() time.Duration { return c.timeout }
 
 // test is the test the helpers fail. A client from TryDial has none: it
 // only offers Conn and Read, so it panics with a clear message instead of
@@ -198,7 +241,7 @@ func (c *Client) SendJSON(v any) {
 
 func (c *Client) send(mt int, data []byte) {
 	c.test().Helper()
-	_ = c.conn.SetWriteDeadline(time.Now().Add(Timeout))
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	if err := c.conn.WriteMessage(mt, data); err != nil {
 		c.test().Fatalf("fiberwstest: write: %v", err)
 	}
@@ -207,7 +250,7 @@ func (c *Client) send(mt int, data []byte) {
 // Read waits for the next data message. It returns the error (a
 // *websocket.CloseError when the server closed) instead of failing.
 func (c *Client) Read() (messageType int, data []byte, err error) {
-	_ = c.conn.SetReadDeadline(time.Now().Add(Timeout))
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
 	return c.conn.ReadMessage()
 }
 
@@ -261,13 +304,13 @@ func (c *Client) ExpectClose() (code int, reason string) {
 }
 
 // ReadUntilClose returns the data messages received before the server's
-// close frame, with the close code and reason, waiting at most Timeout in
-// all.
+// close frame, with the close code and reason, waiting at most the
+// client's Timeout in all.
 func (c *Client) ReadUntilClose() (messages []string, code int, reason string) {
 	c.test().Helper()
 	// One deadline for the whole call, not one per message: a server that
 	// keeps sending must not keep it waiting forever.
-	_ = c.conn.SetReadDeadline(time.Now().Add(Timeout))
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
 	for {
 		_, data, err := c.conn.ReadMessage()
 		if err != nil {
@@ -294,16 +337,16 @@ func (c *Client) ExpectSilence(d time.Duration) {
 	}
 }
 
-// Close sends a close frame with code and reason and waits (at most
-// Timeout in all, skipping data messages still in flight) for the server's
+// Close sends a close frame with code and reason and waits (at most the
+// client's Timeout in all, skipping data messages still in flight) for the server's
 // answer, returning the code the server answered with.
 func (c *Client) Close(code int, reason string) int {
 	c.test().Helper()
 	msg := websocket.FormatCloseMessage(code, reason)
-	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(Timeout)); err != nil {
+	if err := c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.timeout)); err != nil {
 		c.test().Fatalf("fiberwstest: send close: %v", err)
 	}
-	_ = c.conn.SetReadDeadline(time.Now().Add(Timeout)) // for the whole call
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout)) // for the whole call
 	for {
 		_, _, err := c.conn.ReadMessage()
 		if err != nil {
@@ -329,14 +372,22 @@ func closeOf(t testing.TB, err error) (int, string) {
 }
 
 // Eventually polls cond every few milliseconds until it holds, failing the
-// test after Timeout with the message. Its arguments are evaluated when it
-// is called; wrap one in Later to print its value at the time of failure.
+// test after DefaultTimeout with the message. Use it instead of a sleep
+// whenever a test waits for something to happen; Server.Eventually is the
+// same bounded by that server's Timeout. Its arguments are evaluated when
+// it is called; wrap one in Later to print its value at the time of
+// failure.
 func Eventually(t testing.TB, cond func() bool, format string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(Timeout)
+	eventually(t, DefaultTimeout, cond, format, args...)
+}
+
+func eventually(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("fiberwstest: timed out after %v: %s", Timeout, fmt.Sprintf(format, args...))
+			t.Fatalf("fiberwstest: timed out after %v: %s", timeout, fmt.Sprintf(format, args...))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -58,12 +58,8 @@ func BenchmarkBroadcast(b *testing.B) {
 			}
 		}()
 	}
-	for deadline := time.Now().Add(fiberwstest.Timeout); h.Members("bench") < members; {
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d members joined", h.Members("bench"), members)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	fiberwstest.Eventually(b, func() bool { return h.Members("bench") >= members },
+		"only %d of %d members joined", fiberwstest.Later(func() any { return h.Members("bench") }), members)
 	msg := strings.Repeat("x", 64)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -74,7 +70,7 @@ func BenchmarkBroadcast(b *testing.B) {
 		for j := 0; j < members; j++ {
 			select {
 			case <-received:
-			case <-time.After(fiberwstest.Timeout):
+			case <-time.After(fiberwstest.DefaultTimeout):
 				b.Fatalf("broadcast %d: %d of %d received", i, j, members)
 			}
 		}

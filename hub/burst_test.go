@@ -349,7 +349,7 @@ func TestSlowReaderThatKeepsReadingIsKept(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	total := 0
 	for total < n*(size+10) && time.Now().Before(deadline) { // reads raw bytes, 32 KiB every 30ms
-		_ = nc.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+		_ = nc.SetReadDeadline(time.Now().Add(fiberwstest.DefaultTimeout))
 		k, err := nc.Read(buf)
 		if err != nil {
 			t.Fatalf("after %d KiB: %v", total>>10, err)

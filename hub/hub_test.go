@@ -28,10 +28,7 @@ import (
 // process-wide Date header refresher, and each stopped server's worker
 // pool cleaner, which sleeps up to 10s before it notices the stop.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 // roomCtrl serves /rooms/:room/:who: a connection joins :room on connect;
@@ -298,7 +295,7 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 	// Its TCP connection is gone: reading what was buffered ends in EOF
 	// (or a reset), not in a timeout.
 	nc := slowClient.Conn().NetConn()
-	_ = nc.SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
+	_ = nc.SetReadDeadline(time.Now().Add(fiberwstest.DefaultTimeout))
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := nc.Read(buf); err != nil {

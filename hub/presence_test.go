@@ -120,7 +120,7 @@ func TestPresenceExpiresInMemory(t *testing.T) {
 	if _, err := broker.AddPresence(ctx, "r", hub.Member{ID: "dead.1", Node: "dead", Data: []byte("ghost")}, ttl); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(fiberwstest.Timeout)
+	deadline := time.Now().Add(fiberwstest.DefaultTimeout)
 	for {
 		_ = ann.Conn().SetReadDeadline(deadline)
 		_, data, err := ann.Conn().ReadMessage()
@@ -168,7 +168,7 @@ func TestSeqGrowsAcrossExpiryInMemory(t *testing.T) {
 			}
 			last = env.Seq
 		}
-		time.Sleep(3 * ttl)
+		time.Sleep(3 * ttl) // the history and its counter expire: what is tested
 	}
 }
 

@@ -86,6 +86,8 @@ func TestSlowlorisIsClosed(t *testing.T) {
 		}
 		done <- res
 	}()
+	// Let the attack get its connections in (it runs in another process,
+	// with nothing to wait on): the probe must land while they are held.
 	time.Sleep(500 * time.Millisecond)
 	if err := joinProbe(ctx, p.Addr, "probe"); err != nil {
 		t.Fatalf("a client during the attack: %v", err)

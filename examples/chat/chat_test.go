@@ -243,7 +243,7 @@ func TestInvalidPayloadCloses1007(t *testing.T) {
 
 func get(t *testing.T, u string) (string, int) {
 	t.Helper()
-	client := http.Client{Timeout: fiberwstest.Timeout}
+	client := http.Client{Timeout: fiberwstest.DefaultTimeout}
 	resp, err := client.Get(u)
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +351,7 @@ func TestMetrics(t *testing.T) {
 // buckets and the Go runtime's metrics included).
 func scrapeChat(t *testing.T, u string) map[string]float64 {
 	t.Helper()
-	res, err := (&http.Client{Timeout: fiberwstest.Timeout}).Get(u)
+	res, err := (&http.Client{Timeout: fiberwstest.DefaultTimeout}).Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,17 +18,13 @@ import (
 
 // The tests drive the contract of the package doc, one test per kind of
 // frame, over real loopback sockets. Every wait is bounded by
-// fiberwstest.Timeout.
+// fiberwstest.DefaultTimeout.
 
 func TestMain(m *testing.M) {
-	// Nothing of the gateway (connections, hub, Asks) may outlive a test.
-	// Two goroutines of fasthttp outlive their server on purpose: the
-	// process-wide Date header refresher, and the worker pool's cleaner,
-	// which notices the stop only after its idle sleep (10s).
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	// Nothing of the gateway (connections, hub, Asks) may outlive a test;
+	// LeakOptions ignores only fasthttp's goroutines that outlive their
+	// server on purpose.
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 // serve serves the gateway built with ackTimeout on a free loopback port
@@ -194,7 +190,7 @@ func readQuestion(t *testing.T, c *fiberwstest.Client) uint64 {
 }
 
 func TestAskAnswered(t *testing.T) {
-	c := serve(t, fiberwstest.Timeout, 1)[0]
+	c := serve(t, fiberwstest.DefaultTimeout, 1)[0]
 	c.SendText(`{"event":"ask","data":{"question":"ping"},"id":8}`)
 	s := readQuestion(t, c)
 	c.SendText(`{"event":"ack","id":` + strconv.FormatUint(s, 10) + `,"data":{"answer":"pong","n":[1,2]}}`)

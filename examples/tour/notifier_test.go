@@ -13,7 +13,7 @@ func receive(t *testing.T, sub *Subscription) (Notification, bool) {
 	select {
 	case n, ok := <-sub.C:
 		return n, ok
-	case <-time.After(fiberwstest.Timeout):
+	case <-time.After(fiberwstest.DefaultTimeout):
 		t.Fatal("no notification in time")
 		return Notification{}, false
 	}

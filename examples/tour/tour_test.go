@@ -15,18 +15,14 @@ import (
 
 // The tests drive every row of the tour's route table (README.md) over
 // real sockets, against the app main serves, on a free port with short
-// intervals. Every wait is bounded by fiberwstest.Timeout.
+// intervals. Every wait is bounded by fiberwstest.DefaultTimeout.
 
 func TestMain(m *testing.M) {
 	// Every test shuts its app down; nothing of the tour (tickers,
-	// notification service, connections) may be left running after. Two
-	// goroutines of fasthttp outlive their server on purpose: the
-	// process-wide Date header refresher, and the worker pool's cleaner,
-	// which notices the stop only after its idle sleep (10s).
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	// notification service, connections) may be left running after.
+	// LeakOptions ignores only fasthttp's goroutines that outlive their
+	// server on purpose.
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 // testOptions are short intervals so the timed routes can be tested fast.
@@ -78,7 +74,7 @@ func expectClose(t *testing.T, c *fiberwstest.Client, wantCode int, wantReason s
 func closeAndCollect(t *testing.T, c *fiberwstest.Client) ([]string, int) {
 	t.Helper()
 	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")
-	if err := c.Conn().WriteControl(websocket.CloseMessage, msg, time.Now().Add(fiberwstest.Timeout)); err != nil {
+	if err := c.Conn().WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.Timeout())); err != nil {
 		t.Fatalf("send close: %v", err)
 	}
 	messages, code, _ := c.ReadUntilClose()
@@ -103,7 +99,7 @@ func parseStamp(t *testing.T, s, prefix string) time.Time {
 func getStats(t *testing.T, srv *fiberwstest.Server) int {
 	t.Helper()
 	// No keep-alive: an idle pooled connection would outlive the test.
-	client := &http.Client{Timeout: fiberwstest.Timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Timeout: fiberwstest.DefaultTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get(srv.HTTPURL("/stats"))
 	if err != nil {
 		t.Fatal(err)

@@ -19,10 +19,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 var ctx = context.Background()
@@ -127,8 +124,8 @@ func (n *node) nextEvent(t *testing.T) hub.PresenceEvent {
 	select {
 	case ev := <-n.events:
 		return ev
-	case <-time.After(fiberwstest.Timeout):
-		t.Fatalf("node %s: no presence event within %v", n.name, fiberwstest.Timeout)
+	case <-time.After(fiberwstest.DefaultTimeout):
+		t.Fatalf("node %s: no presence event within %v", n.name, fiberwstest.DefaultTimeout)
 	}
 	return hub.PresenceEvent{}
 }

@@ -13,17 +13,13 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/valyala/fasthttp"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// fasthttp's process-wide Date refresher and each server's
-		// worker-pool cleaner outlive the servers on purpose.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 // testServer is a tiny fasthttp WebSocket server on 127.0.0.1:0 with one

@@ -26,10 +26,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 type room struct{ rooms *hub.Hub }
@@ -114,7 +111,7 @@ type check struct {
 func settle(t *testing.T, url string, checks []check) map[string]*dto.MetricFamily {
 	t.Helper()
 	var f map[string]*dto.MetricFamily
-	deadline := time.Now().Add(fiberwstest.Timeout)
+	deadline := time.Now().Add(fiberwstest.DefaultTimeout)
 	for {
 		f = scrape(t, url)
 		bad := 0

@@ -22,10 +22,7 @@ import (
 // TestMain fails the package if a test leaves a goroutine behind, but for
 // fasthttp's process-wide Date refresher and worker-pool cleaners.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}

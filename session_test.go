@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 // The handler's context ends when the connection does, however it ends;
 // a handler waiting on it returns.
 func TestContextCancelledOnClose(t *testing.T) {
+	t.Parallel()
 	endings := map[string]func(t *testing.T, c *fiberwstest.Client, conn *fiberws.Conn[string]){
 		"client close": func(t *testing.T, c *fiberwstest.Client, _ *fiberws.Conn[string]) { c.Close(1000, "") },
 		"client drop":  func(t *testing.T, c *fiberwstest.Client, _ *fiberws.Conn[string]) { c.Drop() },
@@ -43,7 +45,7 @@ func TestContextCancelledOnClose(t *testing.T) {
 				select {
 				case <-ctx.Done():
 					handlerErr <- ctx.Err()
-				case <-time.After(2 * fiberwstest.Timeout):
+				case <-time.After(2 * fiberwstest.DefaultTimeout):
 					handlerErr <- errors.New("context never cancelled")
 				}
 				return "late", nil
@@ -60,7 +62,7 @@ func TestContextCancelledOnClose(t *testing.T) {
 			if err := recv(t, handlerErr, "the handler to see its context end"); !errors.Is(err, context.Canceled) {
 				t.Fatalf("handler context: %v, want context.Canceled", err)
 			}
-			if !closedWithin(conn.Context().Done(), fiberwstest.Timeout) {
+			if !closedWithin(conn.Context().Done(), fiberwstest.DefaultTimeout) {
 				t.Fatal("Session.Context not cancelled")
 			}
 			h.waitIdle(t)
@@ -98,6 +100,7 @@ type requestView struct {
 }
 
 func TestRequestDataReadable(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	app.Use(func(c *fiber.Ctx) error { // app middleware, before Register
 		c.Locals("user", "alice")
@@ -143,6 +146,7 @@ func TestRequestDataReadable(t *testing.T) {
 
 // Locals from the app-scope middleware of fiberws.Config.
 func TestConfigMiddlewareLocals(t *testing.T) {
+	t.Parallel()
 	h := start(t, fiberws.Config{Middleware: []fiber.Handler{func(c *fiber.Ctx) error {
 		c.Locals("tenant", 42)
 		return c.Next()
@@ -160,6 +164,7 @@ func TestConfigMiddlewareLocals(t *testing.T) {
 
 // Every connection gets its own context and id.
 func TestConnectionsAreIndependent(t *testing.T) {
+	t.Parallel()
 	ids := make(chan uint64, 2)
 	h := serveRoutes(t, fiberws.WebSocket("/c", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
 		ids <- c.ID()
@@ -177,5 +182,79 @@ func TestConnectionsAreIndependent(t *testing.T) {
 	b.SendText("b still open")
 	if got := b.ReadText(); got != "b still open" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+type ctxKey struct{}
+
+// TestContextKeepsTheRequestsValues: the handler's context carries the
+// values a middleware put in the upgrade request's user context, and is
+// not cancelled when the request ends, only when the connection closes.
+func TestContextKeepsTheRequestsValues(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 2)
+	requestEnded := make(chan struct{})
+	h := serveRoutes(t, fiberws.WebSocket("/ws", func(ctx context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
+		v, _ := ctx.Value(ctxKey{}).(string)
+		if ctx.Err() != nil {
+			v += " (cancelled)"
+		}
+		got <- v
+		return msg, nil
+	}, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
+		// A request context that ends with the request, as a tracing or
+		// timeout middleware's does: the connection keeps its values only.
+		ctx, cancel := context.WithCancel(context.WithValue(c.UserContext(), ctxKey{}, "trace-42"))
+		c.SetUserContext(ctx)
+		err := c.Next()
+		cancel()
+		close(requestEnded)
+		return err
+	})))
+	c := h.Dial(t, "/ws")
+	recv(t, requestEnded, "the upgrade request's end (its context cancelled)")
+	c.SendText("x")
+	c.ReadText()
+	if v := recv(t, got, "the handler"); v != "trace-42" {
+		t.Fatalf("handler's context value %q, want trace-42, not cancelled", v)
+	}
+}
+
+type localKey struct{ name string }
+
+// TestLocalsOfAnyKeyAndPerConnection: locals of any key type are copied
+// from the upgrade request, and each connection can keep its own data in
+// them, safely from many goroutines.
+func TestLocalsOfAnyKeyAndPerConnection(t *testing.T) {
+	t.Parallel()
+	h := serveRoutes(t, fiberws.WebSocket("/ws", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+		user, _ := c.Locals(localKey{"user"}).(string)
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.Locals("hits", 1)
+				_ = c.Locals("hits")
+			}()
+		}
+		wg.Wait()
+		n, _ := c.Locals("count").(int)
+		c.Locals("count", n+1)
+		return user + " " + msg + " " + string(rune('0'+n+1)), nil
+	}, fiberws.WithMiddleware(func(c *fiber.Ctx) error {
+		c.Locals(localKey{"user"}, c.Query("user"))
+		return c.Next()
+	})))
+	ann, bob := h.Dial(t, "/ws?user=ann"), h.Dial(t, "/ws?user=bob")
+	for _, want := range []string{"ann a 1", "ann b 2"} {
+		ann.SendText(want[4:5])
+		if got := ann.ReadText(); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	bob.SendText("a")
+	if got := bob.ReadText(); got != "bob a 1" {
+		t.Fatalf("bob got %q: connections share locals", got)
 	}
 }

@@ -50,7 +50,7 @@ func TestBlockedHandlerStillAnswersPings(t *testing.T) {
 		select {
 		case <-release:
 		case <-ctx.Done():
-		case <-time.After(fiberwstest.Timeout):
+		case <-time.After(fiberwstest.DefaultTimeout):
 		}
 		return msg, nil
 	}))
@@ -65,14 +65,14 @@ func TestBlockedHandlerStillAnswersPings(t *testing.T) {
 		return nil
 	})
 	c.SendText("block")
-	if err := conn.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(fiberwstest.Timeout)); err != nil {
+	if err := conn.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(c.Timeout())); err != nil {
 		t.Fatal(err)
 	}
 	// Pongs are processed while the client reads; the reply arrives only
 	// after release, so the pong must come first.
 	replies := make(chan string, 1)
 	go func() {
-		_ = conn.SetReadDeadline(time.Now().Add(2 * fiberwstest.Timeout))
+		_ = conn.SetReadDeadline(time.Now().Add(2 * c.Timeout()))
 		_, data, err := conn.ReadMessage()
 		if err != nil {
 			replies <- "error: " + err.Error()
@@ -109,7 +109,7 @@ func TestOrderAcrossRepeatedHandOffs(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() {
 		conn := c.Conn()
-		_ = conn.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+		_ = conn.SetWriteDeadline(time.Now().Add(c.Timeout()))
 		for i := 0; i < n; i++ {
 			if err := conn.WriteMessage(websocket.TextMessage, []byte(strconv.Itoa(i))); err != nil {
 				sent <- err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hooks"
@@ -69,7 +67,7 @@ func TestPeriodicSendsStoppedByCleanup(t *testing.T) {
 	if code := c.Close(1000, "bye"); code != 1000 {
 		t.Fatalf("close answered with %d", code)
 	}
-	if !closedWithin(tickerStopped, fiberwstest.Timeout) {
+	if !closedWithin(tickerStopped, fiberwstest.DefaultTimeout) {
 		t.Fatal("the cleanup did not stop the periodic sender")
 	}
 	// Sends between the close and the cleanup may fail, only with ErrClosed.
@@ -116,7 +114,7 @@ func TestSendAfterCloseReturnsErrClosed(t *testing.T) {
 		if !errors.Is(err, fiberws.ErrClosed) {
 			t.Fatalf("Send after client close: %v, want ErrClosed", err)
 		}
-	case <-time.After(fiberwstest.Timeout):
+	case <-time.After(fiberwstest.DefaultTimeout):
 		t.Fatal("Send after close blocked")
 	}
 	if !conn.Closed() {
@@ -198,169 +196,6 @@ func TestSendRacingClientDrop(t *testing.T) {
 		t.Fatalf("Send after drop: %v, want ErrClosed", err)
 	}
 	h.waitIdle(t)
-}
-
-func TestSendPrepared(t *testing.T) {
-	p, err := fiberws.Prepare(reply{Line: "broadcast"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := serveRoutes(t, fiberws.WebSocket("/p", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
-		if err := c.SendPrepared(p); err != nil {
-			return "", err
-		}
-		return "after", nil
-	}))
-	for range 2 {
-		c := h.Dial(t, "/p")
-		c.SendText("x")
-		if got := c.ReadText(); got != `{"line":"broadcast","count":0}` {
-			t.Fatalf("got %q", got)
-		}
-		if got := c.ReadText(); got != "after" {
-			t.Fatalf("got %q", got)
-		}
-	}
-}
-
-// A client that stops reading: once the socket buffers are full, a Send
-// blocks at most Config.WriteTimeout, then the client is dropped and Send
-// returns ErrClosed.
-func TestSendToStuckClientBoundedByWriteTimeout(t *testing.T) {
-	const writeTimeout = 200 * time.Millisecond
-	type outcome struct {
-		err     error
-		longest time.Duration
-		sends   int
-	}
-	done := make(chan outcome, 1)
-	cleaned := make(chan struct{})
-	h := start(t, fiberws.Config{WriteTimeout: writeTimeout}, ctrl{routes: []fiberws.Route{
-		fiberws.WebSocket("/flood", func(_ context.Context, c *fiberws.Conn[[]byte], _ string) ([]byte, error) {
-			c.Cleanup(func() { close(cleaned) })
-			go func() {
-				payload := make([]byte, 64<<10)
-				var o outcome
-				for o.err == nil && o.sends < 100000 {
-					t0 := time.Now()
-					o.err = c.Send(payload)
-					o.longest = max(o.longest, time.Since(t0))
-					o.sends++
-				}
-				done <- o
-			}()
-			return nil, nil
-		}),
-	}})
-	c := h.Dial(t, "/flood")
-	c.SendText("go") // and never read again
-	o := recv(t, done, "Send to fail")
-	if !errors.Is(o.err, fiberws.ErrClosed) {
-		t.Fatalf("after %d sends: %v, want ErrClosed", o.sends, o.err)
-	}
-	if o.longest > writeTimeout+time.Second {
-		t.Fatalf("a Send blocked %v; the write timeout is %v", o.longest, writeTimeout)
-	}
-	if !closedWithin(cleaned, fiberwstest.Timeout) {
-		t.Fatal("the stuck client's cleanups did not run")
-	}
-	t.Logf("%d sends, the longest %v", o.sends, o.longest)
-}
-
-// Send never blocks much past the write timeout, however many goroutines
-// send at once to a client that reads slowly: waiting for the other
-// writers counts toward each Send's own timeout.
-func TestConcurrentSendsBoundedByWriteTimeout(t *testing.T) {
-	const writeTimeout = time.Second
-	// Each frame alone takes about a quarter of the write timeout to get
-	// through the slow reader below (at most ~2 MB/s: it sleeps between
-	// reads), so the first ones get through even on a loaded machine; one
-	// after the other, the last would wait about two timeouts.
-	const senders, size = 8, 512 << 10
-	type sendResult struct {
-		took time.Duration
-		err  error
-	}
-	results := make(chan sendResult, senders)
-	app := newApp()
-	if err := fiberws.New(fiberws.Config{WriteTimeout: writeTimeout}).Register(app, ctrl{routes: []fiberws.Route{
-		fiberws.WebSocket("/big", func(_ context.Context, c *fiberws.Conn[string], _ string) (string, error) {
-			payload := strings.Repeat("x", size)
-			for range senders {
-				go func() {
-					start := time.Now()
-					err := c.Send(payload)
-					results <- sendResult{time.Since(start), err}
-				}()
-			}
-			return "", nil
-		}),
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Small socket buffers on both ends, so the kernel does not absorb
-	// the frames and the reader's pace is what the writers see.
-	srv := fiberwstest.ServeListener(t, app, smallSendBufferListener{ln})
-	d := websocket.Dialer{HandshakeTimeout: fiberwstest.Timeout, NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(32 << 10)
-		}
-		return c, err
-	}}
-	conn, _, err := d.Dial(srv.URL("/big"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.WriteMessage(websocket.TextMessage, []byte("go")); err != nil {
-		t.Fatal(err)
-	}
-	// Read the raw socket slowly, about 2 MB/s.
-	var received atomic.Int64
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			_ = conn.NetConn().SetReadDeadline(time.Now().Add(fiberwstest.Timeout))
-			n, err := conn.NetConn().Read(buf)
-			received.Add(int64(n))
-			if err != nil {
-				return
-			}
-			time.Sleep(15 * time.Millisecond)
-		}
-	}()
-	sent := 0
-	for range senders {
-		r := recv(t, results, "a Send to return")
-		if r.took > writeTimeout+writeTimeout/2 {
-			t.Fatalf("a Send blocked %v; the write timeout is %v", r.took, writeTimeout)
-		}
-		if r.err == nil {
-			sent++
-		}
-		t.Logf("Send: %v after %v", r.err, r.took.Round(time.Millisecond))
-	}
-	// Not passing by every Send failing at once: the frames did go out,
-	// at least the first one in full.
-	if sent == 0 {
-		t.Fatal("no Send succeeded")
-	}
-	fiberwstest.Eventually(t, func() bool { return received.Load() >= size }, "the client received %d bytes, want at least one %d-byte frame", fiberwstest.Later(func() any { return received.Load() }), size)
-}
-
-type smallSendBufferListener struct{ net.Listener }
-
-func (l smallSendBufferListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetWriteBuffer(32 << 10)
-	}
-	return c, err
 }
 
 // errVetoed is what the post-interceptor of the catcher tests rejects

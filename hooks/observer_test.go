@@ -1,4 +1,4 @@
-package fiberws_test
+package hooks_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hooks"
 	"github.com/gofiber/fiber/v2"
+	"go.uber.org/goleak"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
@@ -34,12 +35,26 @@ func (l *lockedBuffer) lines() []string {
 	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
 }
 
+// TestMain checks that the servers of this package's tests leave nothing
+// running.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, fiberwstest.LeakOptions()...)
+}
+
+// routes is a controller of routes at the root.
+type routes []fiberws.Route
+
+func (routes) Prefix() string            { return "" }
+func (r routes) Routes() []fiberws.Route { return r }
+
 // TestSlogObserverLevels: refusals with a 4xx status and closes the app
 // or a limit chose are Info; a handler's failure (1011) is Warn.
 func TestSlogObserverLevels(t *testing.T) {
 	var buf lockedBuffer
 	obs := hooks.SlogObserver(slog.New(slog.NewTextHandler(&buf, nil)))
-	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}},
+	ws := fiberws.New(fiberws.Config{Observers: []hooks.Observer{obs}})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	err := ws.Register(app, routes{
 		fiberws.WebSocket("/ws", func(_ context.Context, _ *fiberws.Conn[string], msg string) (string, error) {
 			switch msg {
 			case "quota":
@@ -56,7 +71,12 @@ func TestSlogObserverLevels(t *testing.T) {
 				return fiber.ErrServiceUnavailable
 			}
 			return nil
-		}))))
+		}))),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := fiberwstest.Serve(t, app)
 	want := []struct{ level, attr string }{
 		{"INFO", "status=401"},
 		{"WARN", "status=503"},
@@ -80,7 +100,7 @@ func TestSlogObserverLevels(t *testing.T) {
 		c := h.Dial(t, "/ws?token=x")
 		c.SendText(msg)
 		c.ExpectClose()
-		h.waitIdle(t)
+		h.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", fiberwstest.Later(func() any { return ws.Connections() }))
 	}
 	fiberwstest.Eventually(t, func() bool { return len(buf.lines()) >= len(want) }, "log lines: %v", fiberwstest.Later(func() any { return buf.lines() }))
 	lines := buf.lines()

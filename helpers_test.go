@@ -1,6 +1,8 @@
 package fiberws_test
 
 import (
+	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -10,8 +12,8 @@ import (
 	"github.com/fiberws/fiberws/hooks"
 )
 
-// Helpers of the reliability tests (limits, slow consumers, shutdown,
-// compression, soak); the package-wide ones are in main_test.go.
+// Helpers shared by the tests of several files (summaries, connection
+// counts, plain GETs); the harness that serves routes is in main_test.go.
 
 // relSummaries is an Observer that keeps every connection summary.
 type relSummaries struct {
@@ -45,8 +47,8 @@ func (o *relSummaries) next(t testing.TB) hooks.Summary {
 	select {
 	case s := <-o.ch:
 		return s
-	case <-time.After(fiberwstest.Timeout):
-		t.Fatalf("no connection summary within %v", fiberwstest.Timeout)
+	case <-time.After(fiberwstest.DefaultTimeout):
+		t.Fatalf("no connection summary within %v", fiberwstest.DefaultTimeout)
 	}
 	return hooks.Summary{}
 }
@@ -63,4 +65,17 @@ func relServe(t *testing.T, cfg fiberws.Config, routes ...fiberws.Route) (*fiber
 func relWaitConns(t testing.TB, ws *fiberws.Server, n int) {
 	t.Helper()
 	fiberwstest.Eventually(t, func() bool { return ws.Connections() == n }, "want %d open connections, have %d", n, fiberwstest.Later(func() any { return ws.Connections() }))
+}
+
+// httpGet does a plain (non-upgrade) GET and returns status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	client := &http.Client{Timeout: fiberwstest.DefaultTimeout}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

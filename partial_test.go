@@ -3,145 +3,22 @@ package fiberws_test
 import (
 	"bytes"
 	"errors"
-	"net"
-	"net/http"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/fasthttp/websocket"
 	"github.com/fiberws/fiberws"
-	"github.com/fiberws/fiberws/fiberwstest"
 	"github.com/fiberws/fiberws/hooks"
 )
 
-// Tests of what hostile clients do to a connection: floods, protocol
-// abuse. The attacks that take a whole server (file descriptors, memory)
-// are in package attack's tests, against the examples.
-
-// TestProtocolErrorRecordedAsSent: the library closes a connection whose
-// client breaks the protocol with 1002 and its reason; the observers see
-// that, closed by the server, not a 1006 by the client.
-func TestProtocolErrorRecordedAsSent(t *testing.T) {
-	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/echo", echo))
-	c := h.Dial(t, "/echo")
-	// A masked frame with the reserved opcode 3 and no payload.
-	if _, err := c.Conn().NetConn().Write([]byte{0x83, 0x80, 0, 0, 0, 0}); err != nil {
-		t.Fatal(err)
-	}
-	code, reason := c.ExpectClose()
-	if code != fiberws.CloseProtocolError {
-		t.Fatalf("client got %d %q, want 1002", code, reason)
-	}
-	s := obs.next(t)
-	if s.CloseCode != fiberws.CloseProtocolError || s.ClosedBy != hooks.ByServer || !strings.Contains(s.CloseReason, "bad opcode") {
-		t.Fatalf("summary %d %q by %s, want 1002 \"bad opcode 3\" by server", s.CloseCode, s.CloseReason, s.ClosedBy)
-	}
-	// An unmasked client frame: "bad MASK" (the library's wording is what
-	// tells protocol errors apart; a new wording must fail here).
-	c = h.Dial(t, "/echo")
-	if _, err := c.Conn().NetConn().Write([]byte{0x81, 0x02, 'h', 'i'}); err != nil {
-		t.Fatal(err)
-	}
-	if code, reason := c.ExpectClose(); code != fiberws.CloseProtocolError {
-		t.Fatalf("client got %d %q, want 1002", code, reason)
-	}
-	if s := obs.next(t); s.CloseCode != fiberws.CloseProtocolError || !strings.Contains(s.CloseReason, "bad MASK") {
-		t.Fatalf("summary %d %q, want 1002 \"bad MASK\"", s.CloseCode, s.CloseReason)
-	}
-}
-
-// TestPingFloodWithoutReadingIsDropped: a client that floods pings and
-// never reads fills its buffers with our pongs; the pong that cannot be
-// written within the write timeout drops the connection, instead of the
-// server reading its pings for ever with a dead write side.
-func TestPingFloodWithoutReadingIsDropped(t *testing.T) {
-	const writeTimeout = time.Second
-	obs := newRelSummaries()
-	h := serveWith(t, fiberws.Config{WriteTimeout: writeTimeout, Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/echo", echo))
-	c := h.Dial(t, "/echo")
-	conn := c.Conn()
-	payload := []byte(strings.Repeat("p", 125))
-	start := time.Now()
-	flooded := make(chan struct{})
-	go func() {
-		defer close(flooded)
-		for time.Since(start) < 20*time.Second {
-			if conn.WriteControl(websocket.PingMessage, payload, time.Now().Add(fiberwstest.Timeout)) != nil {
-				return // the server dropped us
-			}
-		}
-	}()
-	s := obs.next(t)
-	t.Logf("dropped after %v: %d %q by %s", time.Since(start).Round(time.Millisecond), s.CloseCode, s.CloseReason, s.ClosedBy)
-	if s.ClosedBy != hooks.ByTimeout {
-		t.Errorf("closed by %s, want timeout (the pong write)", s.ClosedBy)
-	}
-	<-flooded
-}
-
-// dialFrom upgrades to url from the local address ip (any 127.x.y.z is
-// loopback on Linux), returning the HTTP status of a refused upgrade.
-func dialFrom(t *testing.T, ip, url string) (*websocket.Conn, int) {
-	t.Helper()
-	d := websocket.Dialer{
-		HandshakeTimeout: fiberwstest.Timeout,
-		NetDial: func(network, addr string) (net.Conn, error) {
-			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: fiberwstest.Timeout}
-			return nd.Dial(network, addr)
-		},
-	}
-	c, resp, err := d.Dial(url, nil)
-	if err != nil {
-		if resp == nil {
-			t.Fatalf("dial from %s: %v", ip, err)
-		}
-		return nil, resp.StatusCode
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c, http.StatusSwitchingProtocols
-}
-
-// TestMaxConnectionsPerIP: one address holding its share of connections
-// gets 429 for more (with Retry-After), while another address still
-// connects; a route's own cap applies within the Server's.
-func TestMaxConnectionsPerIP(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("dials from 127.0.0.2 and 127.0.0.3: loopback addresses only Linux routes by default")
-	}
-	h := serveWith(t, fiberws.Config{MaxConnectionsPerIP: 3},
-		fiberws.WebSocket("/any", echo),
-		fiberws.WebSocket("/one", echo, fiberws.WithMaxConnectionsPerIP(1)),
-	)
-	for i := range 3 {
-		if _, status := dialFrom(t, "127.0.0.1", h.URL("/any")); status != http.StatusSwitchingProtocols {
-			t.Fatalf("connection %d from 127.0.0.1: HTTP %d", i, status)
-		}
-	}
-	// Counted once upgraded (a handshake racing these would be upgraded,
-	// then closed 1013, as for the other caps).
-	relWaitConns(t, h.ws, 3)
-	if _, status := dialFrom(t, "127.0.0.1", h.URL("/any")); status != http.StatusTooManyRequests {
-		t.Fatalf("4th connection from 127.0.0.1: HTTP %d, want 429", status)
-	}
-	if _, status := dialFrom(t, "127.0.0.2", h.URL("/one")); status != http.StatusSwitchingProtocols {
-		t.Fatalf("another address: HTTP %d, want an upgrade", status)
-	}
-	relWaitConns(t, h.ws, 4)
-	if _, status := dialFrom(t, "127.0.0.2", h.URL("/one")); status != http.StatusTooManyRequests {
-		t.Fatalf("2nd connection to /one from 127.0.0.2: HTTP %d, want 429", status)
-	}
-	// Slots come back when connections end.
-	c, _ := dialFrom(t, "127.0.0.3", h.URL("/one"))
-	_ = c.Close()
-	relWaitConns(t, h.ws, 4)
-	if _, status := dialFrom(t, "127.0.0.3", h.URL("/one")); status != http.StatusSwitchingProtocols {
-		t.Fatalf("after its connection closed, 127.0.0.3: HTTP %d", status)
-	}
-}
+// Tests of partial messages from hostile clients: continuation floods and
+// the budget that bounds messages received only in part. The other
+// hostile-client tests are with what they test (keepalive_test.go,
+// limits_test.go, read_test.go); the attacks that take a whole server
+// (file descriptors, memory) are in package attack's tests, against the
+// examples.
 
 // frameHeader is the header of a masked client frame (mask key zero, so
 // the payload goes as it is): opcode op, FIN when final, n payload bytes.
@@ -217,7 +94,7 @@ func TestPartialMessagesHoldTheBudget(t *testing.T) {
 	for i := range clients {
 		c := h.Dial(t, "/echo")
 		nc := c.Conn().NetConn()
-		_ = nc.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+		_ = nc.SetWriteDeadline(time.Now().Add(h.Timeout))
 		if _, err := nc.Write(frameHeader(0x2, true, size)); err != nil {
 			t.Fatalf("client %d: %v", i, err)
 		}
@@ -286,7 +163,7 @@ func TestStalledHoldersEvictedWithoutMessageTimeout(t *testing.T) {
 	payload := make([]byte, size-1)
 	for range 2 {
 		nc := h.Dial(t, "/echo").Conn().NetConn()
-		_ = nc.SetWriteDeadline(time.Now().Add(fiberwstest.Timeout))
+		_ = nc.SetWriteDeadline(time.Now().Add(h.Timeout))
 		if _, err := nc.Write(append(frameHeader(0x2, true, size), payload...)); err != nil {
 			t.Fatal(err)
 		}

@@ -2,31 +2,17 @@ package fiberws_test
 
 import (
 	"context"
-	"io"
-	"iter"
+	"errors"
 	"net/http"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 	"github.com/gofiber/fiber/v2"
 )
-
-// httpGet does a plain (non-upgrade) GET and returns status and body.
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	client := &http.Client{Timeout: fiberwstest.Timeout}
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
 
 // registerNoPanic calls Register and fails the test if it panics.
 func registerNoPanic(t *testing.T, srv *fiberws.Server, router fiber.Router, controllers ...fiberws.Controller) (err error) {
@@ -40,6 +26,7 @@ func registerNoPanic(t *testing.T, srv *fiberws.Server, router fiber.Router, con
 }
 
 func TestRegisterErrors(t *testing.T) {
+	t.Parallel()
 	var nilHandler func(context.Context, *fiberws.Conn[string], string) (string, error)
 	sendOnly := func(context.Context, *fiberws.Conn[string]) (string, error) { return "x", nil }
 	cases := []struct {
@@ -85,6 +72,7 @@ func TestRegisterErrors(t *testing.T) {
 }
 
 func TestRegisterReportsEveryProblem(t *testing.T) {
+	t.Parallel()
 	err := registerNoPanic(t, fiberws.New(), newApp(), ctrl{prefix: "/a", routes: []fiberws.Route{
 		fiberws.WebSocket("", echo),
 		fiberws.Ping("/hb", 0, echo),
@@ -95,6 +83,7 @@ func TestRegisterReportsEveryProblem(t *testing.T) {
 }
 
 func TestRegisterDuplicateAcrossCalls(t *testing.T) {
+	t.Parallel()
 	srv := fiberws.New()
 	app := newApp()
 	if err := registerNoPanic(t, srv, app, ctrl{prefix: "/a", routes: []fiberws.Route{fiberws.WebSocket("/x", echo)}}); err != nil {
@@ -108,6 +97,7 @@ func TestRegisterDuplicateAcrossCalls(t *testing.T) {
 
 // A controller with one bad route mounts nothing, not even its good ones.
 func TestRegisterErrorMountsNothing(t *testing.T) {
+	t.Parallel()
 	app := newApp()
 	err := registerNoPanic(t, fiberws.New(), app, ctrl{prefix: "/a", routes: []fiberws.Route{
 		fiberws.WebSocket("/good", echo),
@@ -125,54 +115,8 @@ func TestRegisterErrorMountsNothing(t *testing.T) {
 	}
 }
 
-func TestPlainGETGets426(t *testing.T) {
-	h := start(t, fiberws.Config{}, ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/messages", echo)}})
-	client := &http.Client{Timeout: fiberwstest.Timeout}
-	resp, err := client.Get(h.HTTPURL("/chat/messages"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != fiber.StatusUpgradeRequired {
-		t.Fatalf("status %d, want 426", resp.StatusCode)
-	}
-	if got := resp.Header.Get("Upgrade"); !strings.EqualFold(got, "websocket") {
-		t.Fatalf("Upgrade header %q, want websocket", got)
-	}
-	// The route still upgrades for a real client.
-	c := h.Dial(t, "/chat/messages")
-	c.SendText("hi")
-	if got := c.ReadText(); got != "echo hi" {
-		t.Fatalf("got %q", got)
-	}
-}
-
-func TestOtherPathsFallThrough(t *testing.T) {
-	app := newApp()
-	logger, _ := fiberwstest.NewLog(t)
-	if err := fiberws.New(fiberws.Config{Logger: logger}).Register(app, ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/messages", echo)}}); err != nil {
-		t.Fatal(err)
-	}
-	// User routes registered after fiberws's, one inside its group's prefix.
-	app.Get("/hello", func(c *fiber.Ctx) error { return c.SendString("hi") })
-	app.Get("/chat/plain", func(c *fiber.Ctx) error { return c.SendString("plain") })
-	h := fiberwstest.Serve(t, app)
-
-	if status, body := httpGet(t, h.HTTPURL("/hello")); status != 200 || body != "hi" {
-		t.Fatalf("GET /hello: %d %q", status, body)
-	}
-	if status, body := httpGet(t, h.HTTPURL("/chat/plain")); status != 200 || body != "plain" {
-		t.Fatalf("GET /chat/plain: %d %q", status, body)
-	}
-	if status, _ := httpGet(t, h.HTTPURL("/nope")); status != fiber.StatusNotFound {
-		t.Fatalf("GET /nope: %d, want 404", status)
-	}
-	if _, resp, err := h.TryDial("/chat/nope"); err == nil || resp == nil || resp.StatusCode != fiber.StatusNotFound {
-		t.Fatalf("dial /chat/nope: want 404, got err=%v resp=%v", err, resp)
-	}
-}
-
 func TestMountWithHandlerAndUse(t *testing.T) {
+	t.Parallel()
 	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{Logger: logger})
 	h, err := wsrv.Handler(ctrl{prefix: "/chat", routes: []fiberws.Route{
@@ -190,7 +134,7 @@ func TestMountWithHandlerAndUse(t *testing.T) {
 	srv := fiberwstest.Serve(t, app)
 	// Registered after Serve, so it runs before the app shuts down.
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout)
 		defer cancel()
 		if err := wsrv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
@@ -222,6 +166,7 @@ func TestMountWithHandlerAndUse(t *testing.T) {
 }
 
 func TestHandlerReturnsRegistrationErrors(t *testing.T) {
+	t.Parallel()
 	h, err := fiberws.New().Handler(ctrl{prefix: "/a", routes: []fiberws.Route{fiberws.Ping("/hb", 0, echo)}})
 	if err == nil || h != nil || !strings.Contains(err.Error(), "fiberws_test.ctrl") || !strings.Contains(err.Error(), "/hb") {
 		t.Fatalf("want an error naming the controller and path and no handler, got %v, %v", h != nil, err)
@@ -229,6 +174,7 @@ func TestHandlerReturnsRegistrationErrors(t *testing.T) {
 }
 
 func TestRegisterOnGroup(t *testing.T) {
+	t.Parallel()
 	logger, _ := fiberwstest.NewLog(t)
 	wsrv := fiberws.New(fiberws.Config{Logger: logger})
 	app := newApp()
@@ -237,7 +183,7 @@ func TestRegisterOnGroup(t *testing.T) {
 	}
 	srv := fiberwstest.Serve(t, app)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout)
 		defer cancel()
 		_ = wsrv.Shutdown(ctx)
 	})
@@ -248,51 +194,196 @@ func TestRegisterOnGroup(t *testing.T) {
 	}
 }
 
-func TestRouteDescriptors(t *testing.T) {
-	typed := fiberws.WebSocket("/typed", func(context.Context, *fiberws.Conn[reply], chatMsg) (reply, error) { return reply{}, nil })
-	if typed.Path() != "/typed" || typed.Mode() != fiberws.ModeTwoWay || typed.Stream() || typed.TriggerOnConnect() || typed.PingInterval() != 0 {
-		t.Errorf("typed route: %q %v stream=%v onConnect=%v ping=%v", typed.Path(), typed.Mode(), typed.Stream(), typed.TriggerOnConnect(), typed.PingInterval())
-	}
-	if typed.MessageIn() != reflect.TypeFor[chatMsg]() || typed.MessageOut() != reflect.TypeFor[reply]() {
-		t.Errorf("typed route types: in %v out %v", typed.MessageIn(), typed.MessageOut())
-	}
+type echoCtrl struct{}
 
-	ping := fiberws.Ping("/hb", 30*time.Second, echo)
-	if ping.PingInterval() != 30*time.Second || ping.PingTimeout() != 30*time.Second {
-		t.Errorf("ping route: interval %v timeout %v", ping.PingInterval(), ping.PingTimeout())
+func (echoCtrl) Prefix() string { return "/chat" }
+func (echoCtrl) Routes() []fiberws.Route {
+	return []fiberws.Route{
+		fiberws.WebSocket("/messages", func(ctx context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+			return "Echo: " + msg, nil
+		}),
 	}
-	withTimeout := fiberws.WebSocket("/hb2", echo, fiberws.WithPing(time.Second, 3*time.Second))
-	if withTimeout.PingInterval() != time.Second || withTimeout.PingTimeout() != 3*time.Second {
-		t.Errorf("WithPing: interval %v timeout %v", withTimeout.PingInterval(), withTimeout.PingTimeout())
-	}
+}
 
-	onConnect := fiberws.WebSocket("/c", func(context.Context, *fiberws.Conn[string], *string) (string, error) { return "", nil }, fiberws.OnConnect())
-	if !onConnect.TriggerOnConnect() || onConnect.MessageIn() != reflect.TypeFor[*string]() {
-		t.Errorf("on-connect route: trigger %v in %v", onConnect.TriggerOnConnect(), onConnect.MessageIn())
+func TestSmokeEcho(t *testing.T) {
+	t.Parallel()
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	if err := fiberws.Register(app, echoCtrl{}); err != nil {
+		t.Fatal(err)
 	}
+	srv := fiberwstest.Serve(t, app)
+	c := srv.Dial(t, "/chat/messages")
+	c.SendText("a")
+	c.SendText("b")
+	if got := c.ReadText(); got != "Echo: a" {
+		t.Fatalf("got %q", got)
+	}
+	if got := c.ReadText(); got != "Echo: b" {
+		t.Fatalf("got %q", got)
+	}
+	if code := c.Close(1000, "bye"); code != 1000 {
+		t.Fatalf("close code %d", code)
+	}
+}
 
-	recvOnly := fiberws.ReceiveOnly("/logs", func(context.Context, *fiberws.Session, string) error { return nil })
-	if recvOnly.Mode() != fiberws.ModeReceiveOnly || recvOnly.MessageIn() != reflect.TypeFor[string]() || recvOnly.MessageOut() != nil {
-		t.Errorf("receive-only route: %v in %v out %v", recvOnly.Mode(), recvOnly.MessageIn(), recvOnly.MessageOut())
+// TestPackageRegisterOnGroupShutsDown: package-level Register on a group
+// shares the app's Server, and the app's shutdown closes its connections
+// with 1001, as for the app itself.
+func TestPackageRegisterOnGroupShutsDown(t *testing.T) {
+	t.Parallel()
+	app := newApp()
+	api := app.Group("/api")
+	if err := fiberws.Register(api, ctrl{prefix: "/a", routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}); err != nil {
+		t.Fatal(err)
 	}
-
-	sendOnly := fiberws.SendOnly("/n", func(context.Context, *fiberws.Conn[[]byte]) ([]byte, error) { return nil, nil })
-	if sendOnly.Mode() != fiberws.ModeSendOnly || sendOnly.MessageIn() != nil || sendOnly.MessageOut() != reflect.TypeFor[[]byte]() || sendOnly.Stream() {
-		t.Errorf("send-only route: %v in %v out %v stream %v", sendOnly.Mode(), sendOnly.MessageIn(), sendOnly.MessageOut(), sendOnly.Stream())
+	if err := fiberws.Register(app.Group("/other"), ctrl{prefix: "/b", routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}); err != nil {
+		t.Fatal(err)
 	}
-
-	stream := fiberws.SendOnlyStream("/s", func(context.Context, *fiberws.Conn[int]) (iter.Seq[int], error) { return nil, nil })
-	if stream.Mode() != fiberws.ModeSendOnly || !stream.Stream() || stream.MessageOut() != reflect.TypeFor[int]() {
-		t.Errorf("send-only stream route: %v stream %v out %v", stream.Mode(), stream.Stream(), stream.MessageOut())
+	// One Server for the app: the same path through two package-level
+	// Register calls is a duplicate.
+	if err := fiberws.Register(app.Group("/api"), ctrl{prefix: "/a", routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}); err == nil || !strings.Contains(err.Error(), "duplicate path /api/a/ws") {
+		t.Fatalf("a second Register of /api/a/ws: %v, want a duplicate", err)
 	}
-	twoWayStream := fiberws.WebSocketStream("/ts", func(context.Context, *fiberws.Conn[string], string) (iter.Seq[string], error) { return nil, nil })
-	if twoWayStream.Mode() != fiberws.ModeTwoWay || !twoWayStream.Stream() || twoWayStream.MessageOut() != reflect.TypeFor[string]() {
-		t.Errorf("two-way stream route: %v stream %v out %v", twoWayStream.Mode(), twoWayStream.Stream(), twoWayStream.MessageOut())
+	srv := fiberwstest.Serve(t, app)
+	a, b := srv.Dial(t, "/api/a/ws"), srv.Dial(t, "/other/b/ws")
+	if err := srv.Shutdown(5 * time.Second); err != nil {
+		t.Fatal(err)
 	}
-
-	for m, want := range map[fiberws.Mode]string{fiberws.ModeTwoWay: "two-way", fiberws.ModeReceiveOnly: "receive-only", fiberws.ModeSendOnly: "send-only"} {
-		if m.String() != want {
-			t.Errorf("Mode(%d).String() = %q, want %q", m, m.String(), want)
+	for _, c := range []*fiberwstest.Client{a, b} {
+		if code, reason := c.ExpectClose(); code != fiberws.CloseGoingAway || reason != "server shutting down" {
+			t.Fatalf("got %d %q, want 1001 server shutting down", code, reason)
 		}
+	}
+}
+
+// TestDuplicatesCountTheGroupPrefix: one controller on /v1 and on /v2 is
+// two routes; twice on /v1 is a duplicate.
+func TestDuplicatesCountTheGroupPrefix(t *testing.T) {
+	t.Parallel()
+	app := newApp()
+	ws := fiberws.New()
+	c := ctrl{prefix: "/chat", routes: []fiberws.Route{fiberws.WebSocket("/ws", echo)}}
+	if err := ws.Register(app.Group("/v1"), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Register(app.Group("/v2"), c); err != nil {
+		t.Fatalf("the same controller on /v2: %v", err)
+	}
+	err := ws.Register(app.Group("/v1"), c)
+	if err == nil || !strings.Contains(err.Error(), "duplicate path /v1/chat/ws") {
+		t.Fatalf("twice on /v1: %v, want a duplicate of /v1/chat/ws", err)
+	}
+	// A Handler's paths are only known where it is used: the same
+	// controller as a Handler is no duplicate of the registered ones.
+	if _, err := ws.Handler(c); err != nil {
+		t.Fatalf("the same controller as a Handler: %v", err)
+	}
+	srv := fiberwstest.Serve(t, app)
+	for _, p := range []string{"/v1/chat/ws", "/v2/chat/ws"} {
+		cl := srv.Dial(t, p)
+		cl.SendText("x")
+		if got := cl.ReadText(); got != "echo x" {
+			t.Fatalf("%s: %q", p, got)
+		}
+	}
+}
+
+// TestUseOnAGroupBehavesAsRegistered: Server.Handler used on a group
+// serves the routes under the group's prefix, with the app's ProxyHeader
+// (the client's address) and ErrorHandler (a guard's rejection).
+func TestUseOnAGroupBehavesAsRegistered(t *testing.T) {
+	t.Parallel()
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		ProxyHeader:           "X-Real-Ip",
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				return c.Status(fe.Code).SendString("app handler: " + fe.Message)
+			}
+			return c.Status(500).SendString("app handler")
+		},
+	})
+	ips := make(chan string, 1)
+	ws := fiberws.New()
+	h, err := ws.Handler(ctrl{prefix: "/chat", routes: []fiberws.Route{
+		fiberws.WebSocket("/ws", func(_ context.Context, c *fiberws.Conn[string], msg string) (string, error) {
+			ips <- c.IP()
+			return "echo " + msg, nil
+		}, fiberws.WithGuards(hooks.GuardFunc(func(c *fiber.Ctx) error {
+			if c.Query("token") != "ok" {
+				return fiber.NewError(fiber.StatusUnauthorized, "token required")
+			}
+			return nil
+		}))),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := app.Group("/api")
+	api.Use(h)
+	api.Get("/plain", func(c *fiber.Ctx) error { return c.SendString("plain") })
+	srv := fiberwstest.Serve(t, app)
+
+	c := srv.Dial(t, "/api/chat/ws?token=ok", http.Header{"X-Real-Ip": {"203.0.113.7"}})
+	c.SendText("hi")
+	if got := c.ReadText(); got != "echo hi" {
+		t.Fatalf("got %q", got)
+	}
+	if ip := recv(t, ips, "the handler"); ip != "203.0.113.7" {
+		t.Fatalf("IP %q, want the ProxyHeader's 203.0.113.7", ip)
+	}
+	_, resp, err := srv.TryDial("/api/chat/ws")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without the token: %v (%v), want 401", err, resp)
+	}
+	status, body := httpGet(t, srv.HTTPURL("/api/chat/ws?token=ok"))
+	if status != http.StatusUpgradeRequired || !strings.HasPrefix(body, "app handler") {
+		t.Fatalf("a plain GET: %d %q, want 426 from the app's ErrorHandler", status, body)
+	}
+	if status, body := httpGet(t, srv.HTTPURL("/api/plain")); status != 200 || body != "plain" {
+		t.Fatalf("the group's other route: %d %q", status, body)
+	}
+	if err := srv.Shutdown(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := c.ExpectClose(); code != fiberws.CloseGoingAway {
+		t.Fatalf("after the app's shutdown: %d, want 1001", code)
+	}
+}
+
+type misspelledCtrl struct{ ctrl }
+
+func (misspelledCtrl) Guard() []hooks.Guard { return nil } // meant Guards
+
+type pointerGuardsCtrl struct{ ctrl }
+
+func (*pointerGuardsCtrl) Guards() []hooks.Guard { return nil } // a value of the type does not have it
+
+type wrongSignatureCtrl struct{ ctrl }
+
+func (wrongSignatureCtrl) Catchers() []hooks.CatcherFunc { return nil }
+
+// TestMisspelledLifecycleMethodIsAnError: a method that looks like a
+// lifecycle method but is not one is a registration error, not a route
+// left unprotected.
+func TestMisspelledLifecycleMethodIsAnError(t *testing.T) {
+	t.Parallel()
+	route := []fiberws.Route{fiberws.WebSocket("/ws", echo)}
+	for _, tc := range []struct {
+		c    fiberws.Controller
+		want string
+	}{
+		{misspelledCtrl{ctrl{routes: route}}, "method Guard is not a lifecycle method: did you mean Guards() []hooks.Guard?"},
+		{wrongSignatureCtrl{ctrl{routes: route}}, "method Catchers has the wrong signature"},
+		{pointerGuardsCtrl{ctrl{routes: route}}, "method Guards has a pointer receiver"},
+	} {
+		err := fiberws.New().Register(newApp(), tc.c)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%T: %v, want %q", tc.c, err, tc.want)
+		}
+	}
+	if err := fiberws.New().Register(newApp(), &pointerGuardsCtrl{ctrl{routes: route}}); err != nil {
+		t.Errorf("the pointer, which has Guards: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fiberws/fiberws"
 	"github.com/fiberws/fiberws/fiberwstest"
+	"github.com/fiberws/fiberws/hooks"
 )
 
 // cleanupLog records cleanup calls.
@@ -121,7 +122,7 @@ func TestCleanupsRunOnceOnShutdown(t *testing.T) {
 	c := srv.Dial(t, "/c")
 	c.SendText("a")
 	c.ReadText()
-	ctx, cancel := context.WithTimeout(context.Background(), fiberwstest.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), srv.Timeout)
 	defer cancel()
 	if err := wsrv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -182,5 +183,29 @@ func TestCleanupRegisteredDuringCleanups(t *testing.T) {
 	h.waitIdle(t)
 	if got := fmt.Sprint(log.get()); got != "[outer inner]" {
 		t.Fatalf("got %s", got)
+	}
+}
+
+func TestObserverSummaryCounts(t *testing.T) {
+	obs := newRelSummaries()
+	ts := serveWith(t, fiberws.Config{Observers: []hooks.Observer{obs}}, fiberws.WebSocket("/room/:name", mirror))
+	c := ts.Dial(t, "/room/blue?x=1")
+	c.SendText("abc")
+	c.ReadText()
+	c.SendText("de")
+	c.ReadText()
+	c.Close(4000, "done")
+	s := obs.next(t)
+	if s.Route != "/room/:name" || s.Path != "/room/blue" || s.Params["name"] != "blue" {
+		t.Fatalf("summary route data %+v", s)
+	}
+	if s.MessagesIn != 2 || s.MessagesOut != 2 || s.BytesIn != 5 || s.BytesOut != 5 {
+		t.Fatalf("summary counts %+v", s)
+	}
+	if s.CloseCode != 4000 || s.CloseReason != "done" || s.ClosedBy != hooks.ByClient || s.Err != nil {
+		t.Fatalf("summary close %+v", s)
+	}
+	if s.Start.IsZero() || s.Duration <= 0 {
+		t.Fatalf("summary timing %+v", s)
 	}
 }

@@ -30,7 +30,7 @@ func TestHandOffHandsReadingBack(t *testing.T) {
 		if msg == "slow" {
 			// Past the budget until the next message is read and queued
 			// behind this one (1 + 1; bounded, should that never happen).
-			for deadline := time.Now().Add(fiberwstest.Timeout); c.queued.Load() < 2 && time.Now().Before(deadline); {
+			for deadline := time.Now().Add(fiberwstest.DefaultTimeout); c.queued.Load() < 2 && time.Now().Before(deadline); {
 				time.Sleep(inlineBudget)
 			}
 		}

@@ -36,12 +36,6 @@ import (
 // not tied to one Server; use Server.Timeout for those that are.
 const DefaultTimeout = 5 * time.Second
 
-// Timeout is DefaultTimeout under its old name.
-//
-// Deprecated: it is no longer a setting; use DefaultTimeout, or set
-// Server.Timeout for one server.
-const Timeout = DefaultTimeout
-
 // Server is a Fiber app listening on a loopback port.
 type Server struct {
 	// Addr is host:port of the listener.

@@ -92,7 +92,6 @@ func (s *Session) checkBudget() {
 	if r := s.runner.Load(); r == runBusy || r == runBack {
 		seq := s.inlineSeq.Load()
 		if seq == s.budgetSeq.Load() && s.handOff(r) {
-			s.budgetArmed.Store(false)
 			return
 		}
 		s.budgetSeq.Store(seq)
@@ -116,6 +115,10 @@ func (s *Session) handOff(from int32) bool {
 	if !s.runner.CompareAndSwap(from, runSwitching) {
 		return false
 	}
+	// The timer has fired and is not re-armed: say so before the new
+	// reader exists, or a hand-back from it would find the timer "armed"
+	// and leave the worker's next inline run without one.
+	s.budgetArmed.Store(false)
 	if s.inbox == nil {
 		s.inbox = make(chan inbound, s.route.srv.cfg.QueueSize)
 		s.dequeued = make(chan struct{}, 1)
@@ -161,13 +164,17 @@ func (s *Session) resume(in inbound) bool {
 		runtime.Gosched()
 	}
 	inline := s.runner.CompareAndSwap(runBack, runBusy)
-	s.resumePending.Store(false)
 	if inline {
+		s.resumePending.Store(false)
 		inline = s.runBudgeted(hooks.Message{Type: in.mt, Data: in.buf.B})
 	} else {
 		for s.runner.Load() != runHandOff {
 			runtime.Gosched()
 		}
+		// Only now may the new reader hand back: before, its hand-back
+		// would be taken for this one's, and this loop would wait for a
+		// hand-off that never comes.
+		s.resumePending.Store(false)
 		if s.state.Load() == stateOpen {
 			s.msg = hooks.Message{Type: in.mt, Data: in.buf.B}
 			s.process(s.handler, &s.msg)

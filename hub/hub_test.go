@@ -441,9 +441,9 @@ func (b wireBroker) Publish(ctx context.Context, room string, env hub.Envelope) 
 	return b.MemoryBroker.Publish(ctx, room, shipped)
 }
 
-// TestSendToKeepsOrder: a message queued for one member right after Join
+// TestSendKeepsOrder: a message queued for one member right after Join
 // comes before every broadcast published after it, and only it gets it.
-func TestSendToKeepsOrder(t *testing.T) {
+func TestSendKeepsOrder(t *testing.T) {
 	s := start(t, hub.Config{}, fiberws.Config{})
 	a := s.srv.Dial(t, "/rooms/r/a")
 	b := s.srv.Dial(t, "/rooms/r/b")

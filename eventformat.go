@@ -182,6 +182,9 @@ func parseCommon(frame []byte) (f EventFrame, ok bool) {
 	case len(rest) == 0:
 	case len(rest) > len(dataKey) && string(rest[:len(dataKey)]) == dataKey:
 		f.Data = rest[len(dataKey):]
+		if skipSpace(f.Data, 0) != 0 || skipSpace(f.Data, len(f.Data)-1) == len(f.Data) {
+			return f, false // not compact: Parse trims the space around DATA
+		}
 	default:
 		return f, false
 	}

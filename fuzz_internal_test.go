@@ -250,10 +250,15 @@ func FuzzJSONEvents(f *testing.F) {
 			Data  stdjson.RawMessage `json:"data"`
 		}
 		// encoding/json matches keys without regard to case, and the last of
-		// duplicates wins: compare only frames with one of each key.
+		// duplicates wins; the envelope's keys are lower case: compare only
+		// frames with at most one of each key, spelt as the envelope spells it.
 		lower := bytes.ToLower(frame)
-		plain := bytes.Count(lower, []byte(`"event"`)) == 1 && bytes.Count(lower, []byte(`"id"`)) <= 1 &&
-			bytes.Count(frame, []byte(`"event"`)) == 1 && bytes.Count(lower, []byte(`"data"`)) <= 1 && !bytes.Contains(frame, []byte(`\`)) && utf8.Valid(frame)
+		once := func(key string) bool {
+			n := bytes.Count(lower, []byte(key))
+			return n <= 1 && bytes.Count(frame, []byte(key)) == n
+		}
+		plain := bytes.Count(frame, []byte(`"event"`)) == 1 && once(`"event"`) && once(`"id"`) && once(`"data"`) &&
+			!bytes.Contains(frame, []byte(`\`)) && utf8.Valid(frame)
 		if plain && stdjson.Unmarshal(frame, &want) == nil && want.Event != nil && bytes.HasPrefix(bytes.TrimSpace(frame), []byte("{")) {
 			if err != nil {
 				t.Fatalf("encoding/json reads %q as an envelope, the scanner refuses it: %v", frame, err)

@@ -6,6 +6,7 @@
 package codec
 
 import (
+	"fmt"
 	"reflect"
 	"unsafe"
 
@@ -50,8 +51,16 @@ func NewDecoder[T any](wrap func(error) error) Decoder[T] {
 			return any(&b).(T), nil
 		}
 	}
-	return func(data []byte) (T, error) {
-		var v T
+	return func(data []byte) (v T, err error) {
+		// go-json v0.10.5 can index past the end of some truncated inputs
+		// (an object cut inside an escaped key, e.g. {"a\): that is bad
+		// input, not a bug of the handler, so it is a decode error.
+		defer func() {
+			if r := recover(); r != nil {
+				var zero T
+				v, err = zero, wrap(fmt.Errorf("go-json: %v", r))
+			}
+		}()
 		// Not UnmarshalNoEscape/MarshalNoEscape: they hide the value from
 		// the compiler and go-json then holds it only as a uintptr, so the
 		// GC may free (or a stack move may strand) it mid-call.

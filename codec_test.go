@@ -50,6 +50,30 @@ func TestJSONInAndOut(t *testing.T) {
 	}
 }
 
+// A JSON object cut inside an escaped key (which go-json v0.10.5 reads past
+// the end of, fatally under -race) is invalid payload like any bad JSON:
+// 1007, and the next connection is served as usual.
+func TestTruncatedEscapeInKeyCloses1007(t *testing.T) {
+	t.Parallel()
+	h := serveRoutes(t, fiberws.WebSocket("/typed", func(_ context.Context, _ *fiberws.Conn[reply], m chatMsg) (reply, error) {
+		return reply{Line: m.User + ": " + m.Text}, nil
+	}))
+	for _, frame := range []string{`{"inn\`, `{"\7'\`, `{"user\q":"x"}`} {
+		c := h.Dial(t, "/typed")
+		c.SendText(frame)
+		if code, reason := c.ExpectClose(); code != websocket.CloseInvalidFramePayloadData || reason != "invalid message payload" {
+			t.Fatalf("%q: closed %d %q, want 1007 \"invalid message payload\"", frame, code, reason)
+		}
+	}
+	c := h.Dial(t, "/typed")
+	c.SendJSON(chatMsg{User: "ann", Text: "hi"})
+	var r reply
+	c.ReadJSON(&r)
+	if r.Line != "ann: hi" {
+		t.Fatalf("after the bad frames: %+v", r)
+	}
+}
+
 func TestNilPointerResultSendsNothing(t *testing.T) {
 	t.Parallel()
 	h := serveRoutes(t, fiberws.WebSocket("/maybe", func(_ context.Context, _ *fiberws.Conn[*reply], msg string) (*reply, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	stdjson "encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -207,8 +208,11 @@ func (trimMessages) Pre(_ context.Context, _ hooks.Peer, m *hooks.Message) error
 	if m.Connect {
 		return nil
 	}
+	// Raw client bytes: checked by encoding/json first, since go-json
+	// v0.10.5 can read past the end of some malformed input (fiberws's own
+	// decoder does the same check).
 	var in Incoming
-	if err := json.Unmarshal(m.Data, &in); err != nil {
+	if !stdjson.Valid(m.Data) || json.Unmarshal(m.Data, &in) != nil {
 		return nil
 	}
 	text := strings.TrimSpace(in.Text)

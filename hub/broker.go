@@ -41,7 +41,7 @@ type Envelope struct {
 	// prepared is the framed message of the publishing hub, reused by the
 	// hubs of this process that receive the envelope as it is; pressed
 	// collects the members that their deliveries found over half their
-	// budget, for the publisher to wait for (Hub.Publish). A networked
+	// budget, for the publisher to wait for (Hub.BroadcastPrepared). A networked
 	// broker ships neither.
 	prepared *fiberws.PreparedMessage
 	pressed  *pressure

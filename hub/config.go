@@ -14,7 +14,7 @@ type Config struct {
 	// framed, plus 512 bytes of bookkeeping; a message queued for many
 	// members is held once, but counts for each).
 	// Publishers are held back while a member that keeps reading holds
-	// more than half of it (see Hub.Publish); a member whose queue would
+	// more than half of it (see Hub.BroadcastPrepared); a member whose queue would
 	// exceed it is not keeping up and is dropped with close code 1008
 	// "slow consumer". Default 1 MiB.
 	QueueBytes int64

@@ -1,13 +1,11 @@
 package hooks_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fiberws/fiberws"
@@ -17,22 +15,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+// logLines is what log holds, a line each.
+func logLines(log *fiberwstest.Log) []string {
+	return strings.Split(strings.TrimSpace(log.String()), "\n")
 }
 
 // TestMain checks that the servers of this package's tests leave nothing
@@ -50,7 +35,7 @@ func (r routes) Routes() []fiberws.Route { return r }
 // TestSlogObserverLevels: refusals with a 4xx status and closes the app
 // or a limit chose are Info; a handler's failure (1011) is Warn.
 func TestSlogObserverLevels(t *testing.T) {
-	var buf lockedBuffer
+	var buf fiberwstest.Log
 	obs := hooks.SlogObserver(slog.New(slog.NewTextHandler(&buf, nil)))
 	ws := fiberws.New(fiberws.Config{Observers: []hooks.Observer{obs}})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
@@ -102,8 +87,8 @@ func TestSlogObserverLevels(t *testing.T) {
 		c.ExpectClose()
 		h.Eventually(t, func() bool { return ws.Connections() == 0 }, "connections still open: %d", fiberwstest.Later(func() any { return ws.Connections() }))
 	}
-	fiberwstest.Eventually(t, func() bool { return len(buf.lines()) >= len(want) }, "log lines: %v", fiberwstest.Later(func() any { return buf.lines() }))
-	lines := buf.lines()
+	fiberwstest.Eventually(t, func() bool { return len(logLines(&buf)) >= len(want) }, "log lines: %v", fiberwstest.Later(func() any { return logLines(&buf) }))
+	lines := logLines(&buf)
 	for i, w := range want {
 		if !strings.Contains(lines[i], "level="+w.level) || !strings.Contains(lines[i], w.attr) {
 			t.Errorf("line %d: %s\nwant level %s with %s", i, lines[i], w.level, w.attr)
